@@ -1,0 +1,286 @@
+package luaenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/streamlua/streamlua/luaenv/ngxre"
+	"github.com/streamlua/streamlua/shdict"
+)
+
+// Config is everything an Env needs to build Lua states. The zero value of
+// each limit selects the OpenResty default named beside it.
+type Config struct {
+	// PackagePath is lua_package_path; ";;" splices in the bundled scripts.
+	PackagePath string
+	// Bundled is the embedded script tree served for the default path.
+	Bundled fs.FS
+	// Dicts are the shared dictionaries, visible as ngx.shared.NAME.
+	Dicts []*shdict.Dict
+	// Logger receives ngx.log output and host diagnostics.
+	Logger *slog.Logger
+	// UnsafeLibs opens io and os (and dofile/loadfile) for scripts that need
+	// them; the default sandbox leaves them out.
+	UnsafeLibs bool
+	// Socket holds the defaults of every socket (lua_socket_* directives).
+	Socket SocketConfig
+	// RegexCacheSize bounds the compiled ngx.re pattern cache (1024).
+	RegexCacheSize int
+	// ExecTimeout is the per-request Lua budget: the time a handler may run
+	// between two socket reads before it is stopped (0 = no budget).
+	ExecTimeout time.Duration
+	// MaxIdleStates bounds how many idle LStates the pool keeps (1024).
+	MaxIdleStates int
+	// Info is exposed read-only to Lua as require("streamlua").info.
+	Info *Info
+}
+
+// SocketConfig holds socket defaults and the host's safety caps.
+type SocketConfig struct {
+	ReadTimeout    time.Duration // lua_socket_read_timeout (60s)
+	SendTimeout    time.Duration // lua_socket_send_timeout (60s)
+	ConnectTimeout time.Duration // lua_socket_connect_timeout (60s)
+	BufferSize     int           // initial read buffer (16 KiB)
+	MaxLine        int           // longest line receive("*l") returns (1 MiB)
+	MaxReceive     int           // largest single receive (64 MiB)
+}
+
+func (c *SocketConfig) fill() {
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 60 * time.Second
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 60 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 60 * time.Second
+	}
+	if c.BufferSize <= 0 {
+		c.BufferSize = 16 << 10
+	}
+	if c.MaxLine <= 0 {
+		c.MaxLine = 1 << 20
+	}
+	if c.MaxReceive <= 0 {
+		c.MaxReceive = 64 << 20
+	}
+}
+
+// Env is the Lua world of one streamlua process: the current generation of
+// compiled scripts, the shared dictionaries, the regex cache and the pool of
+// LStates. It is safe for concurrent use; each LState it hands out is used
+// by one goroutine at a time.
+type Env struct {
+	cfg   Config
+	log   *slog.Logger
+	dicts map[string]*shdict.Dict
+	names []string // dict names in declaration order
+	re    *ngxre.Cache
+
+	gen     atomic.Pointer[Scripts]
+	reloads atomic.Uint64
+	reloadF atomic.Uint64
+
+	mu      sync.Mutex
+	idle    []*vm
+	nextID  int
+	serial  atomic.Uint64 // connection serial numbers (ngx.var.connection)
+	started time.Time
+
+	luaErrors atomic.Uint64
+}
+
+// New builds an Env. It does not compile anything yet: entry points are
+// compiled by Prepare, everything else on first require.
+func New(cfg Config) (*Env, error) {
+	cfg.Socket.fill()
+	if cfg.RegexCacheSize <= 0 {
+		cfg.RegexCacheSize = 1024
+	}
+	if cfg.MaxIdleStates <= 0 {
+		cfg.MaxIdleStates = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Info == nil {
+		cfg.Info = &Info{}
+	}
+	e := &Env{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		dicts:   make(map[string]*shdict.Dict, len(cfg.Dicts)),
+		re:      ngxre.NewCache(cfg.RegexCacheSize),
+		started: time.Now(),
+	}
+	for _, d := range cfg.Dicts {
+		if _, dup := e.dicts[d.Name()]; dup {
+			return nil, fmt.Errorf("luaenv: shared dict %q is already defined", d.Name())
+		}
+		e.dicts[d.Name()] = d
+		e.names = append(e.names, d.Name())
+	}
+	e.gen.Store(NewScripts(cfg.PackagePath, cfg.Bundled))
+	return e, nil
+}
+
+// Logger returns the Env's logger.
+func (e *Env) Logger() *slog.Logger { return e.log }
+
+// Dict returns a shared dictionary by name.
+func (e *Env) Dict(name string) *shdict.Dict { return e.dicts[name] }
+
+// Scripts returns the current generation of compiled code.
+func (e *Env) Scripts() *Scripts { return e.gen.Load() }
+
+// Reloads returns how many reloads succeeded and failed.
+func (e *Env) Reloads() (ok, failed uint64) { return e.reloads.Load(), e.reloadF.Load() }
+
+// LuaErrors counts handler errors since start.
+func (e *Env) LuaErrors() uint64 { return e.luaErrors.Load() }
+
+// Entry names the Lua code run for each connection: a module whose run()
+// is called (like content_by_lua_block { require(M).run() }), or a file run
+// as a chunk (like content_by_lua_file).
+type Entry struct {
+	Module string
+	File   string
+}
+
+func (en Entry) String() string {
+	if en.Module != "" {
+		return en.Module
+	}
+	return en.File
+}
+
+// Prepare compiles an entry point in the current generation so that a
+// broken handler is reported at startup, not at the first connection.
+func (e *Env) Prepare(en Entry) error {
+	return prepare(e.gen.Load(), en)
+}
+
+func prepare(s *Scripts, en Entry) error {
+	switch {
+	case en.Module != "":
+		_, _, err := s.Find(s.Path(), en.Module)
+		if err != nil {
+			return fmt.Errorf("handler %s: %w", en.Module, err)
+		}
+	case en.File != "":
+		if _, err := s.File(en.File); err != nil {
+			var se *SyntaxError
+			if errors.As(err, &se) {
+				return err
+			}
+			return fmt.Errorf("content file: %w", err)
+		}
+	default:
+		return errors.New("luaenv: entry names neither a module nor a file")
+	}
+	return nil
+}
+
+// Reload compiles a new generation: every file the current one has
+// compiled plus the given entries. If anything fails to compile the current
+// generation stays and the error says file:line. Open connections keep the
+// generation they started with; dictionaries are untouched.
+func (e *Env) Reload(entries ...Entry) error {
+	old := e.gen.Load()
+	next := NewScripts(e.cfg.PackagePath, e.cfg.Bundled)
+	for _, f := range old.Files() {
+		if _, err := next.File(f); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a module that was removed fails only where required
+			}
+			e.reloadF.Add(1)
+			return err
+		}
+	}
+	for _, en := range entries {
+		if err := prepare(next, en); err != nil {
+			e.reloadF.Add(1)
+			return err
+		}
+	}
+	e.gen.Store(next)
+	e.reloads.Add(1)
+	e.mu.Lock()
+	for _, v := range e.idle {
+		v.L.Close()
+	}
+	e.idle = nil
+	e.mu.Unlock()
+	return nil
+}
+
+// get takes an idle LState of the current generation or builds one.
+func (e *Env) get() *vm {
+	gen := e.gen.Load()
+	e.mu.Lock()
+	for len(e.idle) > 0 {
+		v := e.idle[len(e.idle)-1]
+		e.idle = e.idle[:len(e.idle)-1]
+		if v.gen == gen {
+			e.mu.Unlock()
+			return v
+		}
+		v.L.Close()
+	}
+	id := e.nextID
+	e.nextID++
+	e.mu.Unlock()
+	return newVM(e, gen, id)
+}
+
+// put resets an LState and keeps it for the next connection, unless it
+// belongs to an older generation or the pool is full.
+func (e *Env) put(v *vm) {
+	v.reset()
+	e.mu.Lock()
+	if v.gen == e.gen.Load() && len(e.idle) < e.cfg.MaxIdleStates && !v.broken {
+		e.idle = append(e.idle, v)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	v.L.Close()
+}
+
+// RunInit runs a file once with the dictionaries available and no socket,
+// like init_by_lua_file.
+func (e *Env) RunInit(ctx context.Context, file string) error {
+	v := e.get()
+	defer e.put(v)
+	proto, err := v.gen.File(file)
+	if err != nil {
+		return err
+	}
+	v.phase = "init"
+	return v.call(ctx, v.L.NewFunctionFromProto(proto))
+}
+
+// Run runs Lua code once outside any connection (streamlua run): out
+// receives ngx.say/ngx.print. It returns the script's error, if any.
+func (e *Env) Run(ctx context.Context, proto *lua.FunctionProto, args []string, out *os.File) error {
+	v := e.get()
+	defer e.put(v)
+	v.phase = "timer"
+	v.stdout = out
+	fn := v.L.NewFunctionFromProto(proto)
+	argt := v.L.NewTable()
+	for i, a := range args {
+		argt.RawSetInt(i+1, lua.LString(a))
+	}
+	v.L.SetGlobal("arg", argt)
+	return v.call(ctx, fn)
+}

@@ -1,0 +1,715 @@
+package luaenv
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/streamlua/streamlua/luaenv/ljcompat"
+	"github.com/streamlua/streamlua/shdict"
+)
+
+// sharedTable builds ngx.shared: one table per dictionary holding the zone
+// userdata at index 1, sharing one metatable of methods, as OpenResty does.
+func (v *vm) sharedTable() *lua.LTable {
+	L := v.L
+	shared := L.NewTable()
+	methods := L.SetFuncs(L.NewTable(), dictMethods)
+	mt := L.NewTable()
+	mt.RawSetString("__index", methods)
+	for _, name := range v.env.names {
+		zone := L.NewUserData()
+		zone.Value = v.env.dicts[name]
+		t := L.NewTable()
+		t.RawSetInt(1, zone)
+		L.SetMetatable(t, mt)
+		shared.RawSetString(name, t)
+	}
+	return shared
+}
+
+func checkDict(L *lua.LState) *shdict.Dict {
+	if t, ok := L.Get(1).(*lua.LTable); ok {
+		if ud, ok := t.RawGetInt(1).(*lua.LUserData); ok {
+			if d, ok := ud.Value.(*shdict.Dict); ok {
+				return d
+			}
+		}
+	}
+	L.RaiseError(`bad "zone" argument`)
+	return nil
+}
+
+// dictKey converts the key argument the way OpenResty does: nil is an
+// error value (not a raised error), other values go through tostring.
+func dictKey(L *lua.LState) (string, bool) {
+	switch k := L.Get(2).(type) {
+	case lua.LString:
+		return string(k), true
+	case *lua.LNilType:
+		L.Push(lua.LNil)
+		L.Push(lua.LString("nil key"))
+		return "", false
+	case lua.LNumber:
+		return ljcompat.FormatNumber(float64(k)), true
+	default:
+		return ljcompat.ToString(L, k), true
+	}
+}
+
+func pushErr(L *lua.LState, first lua.LValue, err error) int {
+	L.Push(first)
+	L.Push(lua.LString(err.Error()))
+	return 2
+}
+
+// keyErr reports key validation errors as nil, msg.
+func keyErr(err error) bool {
+	return err == shdict.ErrEmptyKey || err == shdict.ErrKeyTooLong
+}
+
+func pushValue(L *lua.LState, v shdict.Value) {
+	switch v.Kind {
+	case shdict.KindString:
+		L.Push(lua.LString(v.Str))
+	case shdict.KindNumber:
+		L.Push(lua.LNumber(v.Num))
+	case shdict.KindBoolean:
+		L.Push(lua.LBool(v.Bool))
+	default:
+		L.Push(lua.LNil)
+	}
+}
+
+// luaValue converts a Lua value for storage; ok is false for types a
+// dictionary cannot hold.
+func luaValue(lv lua.LValue) (shdict.Value, bool) {
+	switch x := lv.(type) {
+	case lua.LString:
+		return shdict.String(string(x)), true
+	case lua.LNumber:
+		return shdict.Number(float64(x)), true
+	case lua.LBool:
+		return shdict.Bool(bool(x)), true
+	}
+	return shdict.Value{}, false
+}
+
+// numArg reads a number argument, accepting numeric strings as Lua's own
+// coercion would (scripts pass exptime and flags parsed from the wire).
+func numArg(L *lua.LState, i int, what string) (float64, bool) {
+	switch x := L.Get(i).(type) {
+	case *lua.LNilType:
+		return 0, false
+	case lua.LNumber:
+		return float64(x), true
+	case lua.LString:
+		if f, ok := parseNumber(string(x)); ok {
+			return f, true
+		}
+	}
+	L.RaiseError(`bad "%s" argument`, what)
+	return 0, false
+}
+
+// exptimeArg converts OpenResty's exptime (seconds, fractions allowed, 1 ms
+// resolution) to a TTL; negative values are an error, as upstream.
+func exptimeArg(L *lua.LState, i int) time.Duration {
+	f, ok := numArg(L, i, "exptime")
+	if !ok {
+		return 0
+	}
+	if f < 0 {
+		L.RaiseError(`bad "exptime" argument`)
+	}
+	return secondsToTTL(f)
+}
+
+func secondsToTTL(f float64) time.Duration {
+	ms := math.Trunc(f * 1000)
+	if ms <= 0 {
+		if f < 0 {
+			return -time.Millisecond
+		}
+		return 0
+	}
+	if ms > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+func flagsArg(L *lua.LState, i int) uint32 {
+	f, ok := numArg(L, i, "flags")
+	if !ok {
+		return 0
+	}
+	return uint32(int64(f))
+}
+
+func dictGet(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	it, found, err := d.Get(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !found {
+		L.Push(lua.LNil)
+		return 1
+	}
+	pushValue(L, it.Value)
+	if it.Flags != 0 {
+		L.Push(lua.LNumber(it.Flags))
+		return 2
+	}
+	return 1
+}
+
+func dictGetStale(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	it, stale, found, err := d.GetStale(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !found {
+		L.Push(lua.LNil)
+		return 1
+	}
+	pushValue(L, it.Value)
+	if it.Flags != 0 {
+		L.Push(lua.LNumber(it.Flags))
+	} else {
+		L.Push(lua.LNil)
+	}
+	L.Push(lua.LBool(stale))
+	return 3
+}
+
+type storeFunc func(d *shdict.Dict, key string, v shdict.Value, ttl time.Duration, flags uint32) (bool, error)
+
+func dictStore(op storeFunc, nilDeletes bool) lua.LGFunction {
+	return func(L *lua.LState) int {
+		d := checkDict(L)
+		key, ok := dictKey(L)
+		if !ok {
+			return 2
+		}
+		lv := L.Get(3)
+		if lv == lua.LNil {
+			if nilDeletes {
+				if _, err := d.Delete(key); err != nil {
+					return pushErr(L, lua.LNil, err)
+				}
+				L.Push(lua.LTrue)
+				L.Push(lua.LNil)
+				L.Push(lua.LFalse)
+				return 3
+			}
+			L.Push(lua.LFalse)
+			L.Push(lua.LString("attempt to add or replace nil values"))
+			L.Push(lua.LFalse)
+			return 3
+		}
+		val, ok := luaValue(lv)
+		if !ok {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("bad value type"))
+			return 2
+		}
+		ttl := exptimeArg(L, 4)
+		flags := flagsArg(L, 5)
+		forcible, err := op(d, key, val, ttl, flags)
+		if err != nil {
+			if keyErr(err) {
+				return pushErr(L, lua.LNil, err)
+			}
+			L.Push(lua.LFalse)
+			L.Push(lua.LString(err.Error()))
+			L.Push(lua.LBool(forcible))
+			return 3
+		}
+		L.Push(lua.LTrue)
+		L.Push(lua.LNil)
+		L.Push(lua.LBool(forcible))
+		return 3
+	}
+}
+
+func dictDelete(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	if _, err := d.Delete(key); err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	L.Push(lua.LTrue)
+	L.Push(lua.LNil)
+	L.Push(lua.LFalse)
+	return 3
+}
+
+func dictIncr(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	var step float64
+	switch x := L.Get(3).(type) {
+	case lua.LNumber:
+		step = float64(x)
+	case lua.LString:
+		f, ok := parseNumber(string(x))
+		if !ok {
+			L.RaiseError("cannot convert 'nil' to 'double'")
+		}
+		step = f
+	default:
+		L.RaiseError("cannot convert '%s' to 'double'", x.Type().String())
+	}
+	initV := L.Get(4)
+	initTTL := L.Get(5)
+	if initV == lua.LNil {
+		if initTTL != lua.LNil {
+			L.RaiseError(`must provide "init" when providing "init_ttl"`)
+		}
+		n, err := d.Incr(key, step)
+		if err != nil {
+			return pushErr(L, lua.LNil, err)
+		}
+		L.Push(lua.LNumber(n))
+		return 1
+	}
+	initN, isNum := initV.(lua.LNumber)
+	if !isNum {
+		L.RaiseError("bad init arg: number expected, got %s", initV.Type().String())
+	}
+	var ttl time.Duration
+	if initTTL != lua.LNil {
+		t, isNum := initTTL.(lua.LNumber)
+		if !isNum {
+			L.RaiseError("bad init_ttl arg: number expected, got %s", initTTL.Type().String())
+		}
+		if t < 0 {
+			L.RaiseError(`bad "init_ttl" argument`)
+		}
+		ttl = secondsToTTL(float64(t))
+	}
+	n, forcible, err := d.IncrInit(key, step, float64(initN), ttl)
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(err.Error()))
+		L.Push(lua.LBool(forcible))
+		return 3
+	}
+	L.Push(lua.LNumber(n))
+	L.Push(lua.LNil)
+	L.Push(lua.LBool(forcible))
+	return 3
+}
+
+func dictPush(left bool) lua.LGFunction {
+	return func(L *lua.LState) int {
+		d := checkDict(L)
+		key, ok := dictKey(L)
+		if !ok {
+			return 2
+		}
+		var val shdict.Value
+		switch x := L.Get(3).(type) {
+		case lua.LString:
+			val = shdict.String(string(x))
+		case lua.LNumber:
+			val = shdict.Number(float64(x))
+		default:
+			L.Push(lua.LNil)
+			L.Push(lua.LString("bad value type"))
+			return 2
+		}
+		var n int
+		var err error
+		if left {
+			n, err = d.LPush(key, val)
+		} else {
+			n, err = d.RPush(key, val)
+		}
+		if err != nil {
+			if err == shdict.ErrNoMemory {
+				return pushErr(L, lua.LFalse, err)
+			}
+			return pushErr(L, lua.LNil, err)
+		}
+		L.Push(lua.LNumber(n))
+		return 1
+	}
+}
+
+func dictPop(left bool) lua.LGFunction {
+	return func(L *lua.LState) int {
+		d := checkDict(L)
+		key, ok := dictKey(L)
+		if !ok {
+			return 2
+		}
+		var val shdict.Value
+		var found bool
+		var err error
+		if left {
+			val, found, err = d.LPop(key)
+		} else {
+			val, found, err = d.RPop(key)
+		}
+		if err != nil {
+			return pushErr(L, lua.LNil, err)
+		}
+		if !found {
+			L.Push(lua.LNil)
+			return 1
+		}
+		pushValue(L, val)
+		return 1
+	}
+}
+
+func dictLLen(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	n, err := d.LLen(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	L.Push(lua.LNumber(n))
+	return 1
+}
+
+func dictTTL(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	ttl, err := d.TTL(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	L.Push(lua.LNumber(float64(ttl.Milliseconds()) / 1000))
+	return 1
+}
+
+func dictExpire(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	f, given := numArg(L, 3, "exptime")
+	if !given {
+		L.RaiseError(`bad "exptime" argument`)
+	}
+	if err := d.Expire(key, secondsToTTL(f)); err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+func dictFlushAll(L *lua.LState) int {
+	checkDict(L).FlushAll()
+	return 0
+}
+
+func dictFlushExpired(L *lua.LState) int {
+	d := checkDict(L)
+	L.Push(lua.LNumber(d.FlushExpired(L.OptInt(2, 0))))
+	return 1
+}
+
+func dictGetKeys(L *lua.LState) int {
+	d := checkDict(L)
+	keys := d.Keys(L.OptInt(2, 1024))
+	t := L.CreateTable(len(keys), 0)
+	for i, k := range keys {
+		t.RawSetInt(i+1, lua.LString(k))
+	}
+	L.Push(t)
+	return 1
+}
+
+// memcached extensions (streamlua's own, not OpenResty's) ------------------
+
+// mcTTL converts a relative exptime in seconds where a negative value means
+// "already expired", as memcached defines it (the script resolves absolute
+// Unix times before calling).
+func mcTTL(L *lua.LState, i int) time.Duration {
+	f, ok := numArg(L, i, "exptime")
+	if !ok {
+		return 0
+	}
+	if f < 0 {
+		return -time.Millisecond
+	}
+	return secondsToTTL(f)
+}
+
+func pushCAS(L *lua.LState, c uint64) {
+	L.Push(lua.LNumber(c))
+}
+
+// dictGets returns value, flags, cas (flags always present); a miss is nil.
+func dictGets(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	it, found, err := d.Get(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !found {
+		L.Push(lua.LNil)
+		return 1
+	}
+	pushValue(L, it.Value)
+	L.Push(lua.LNumber(it.Flags))
+	pushCAS(L, it.CAS)
+	return 3
+}
+
+// dictGat is get-and-touch: value, flags, cas with the new exptime applied.
+func dictGat(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	it, found, err := d.GetAndTouch(key, mcTTL(L, 3))
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !found {
+		L.Push(lua.LNil)
+		return 1
+	}
+	pushValue(L, it.Value)
+	L.Push(lua.LNumber(it.Flags))
+	pushCAS(L, it.CAS)
+	return 3
+}
+
+// dictMcStore is memcached's storage family in one call:
+// store(cmd, key, value, exptime, flags[, cas]) with cmd one of set, add,
+// replace, cas; exptime follows memcached (negative = expired at once).
+func dictMcStore(L *lua.LState) int {
+	d := checkDict(L)
+	cmd := L.CheckString(2)
+	L.Remove(2)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	val, ok := luaValue(L.Get(3))
+	if !ok {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("bad value type"))
+		return 2
+	}
+	ttl := mcTTL(L, 4)
+	flags := flagsArg(L, 5)
+	var forcible bool
+	var err error
+	switch cmd {
+	case "set":
+		forcible, err = d.Set(key, val, ttl, flags)
+	case "add":
+		forcible, err = d.Add(key, val, ttl, flags)
+	case "replace":
+		forcible, err = d.Replace(key, val, ttl, flags)
+	case "cas":
+		var c uint64
+		switch x := L.Get(6).(type) {
+		case lua.LNumber:
+			c = uint64(x)
+		case lua.LString:
+			c, err = strconv.ParseUint(string(x), 10, 64)
+			if err != nil {
+				L.RaiseError(`bad "cas" argument`)
+			}
+		default:
+			L.RaiseError(`bad "cas" argument`)
+		}
+		forcible, err = d.CompareAndSwap(key, val, ttl, flags, c)
+	default:
+		L.RaiseError("unknown store command %q", cmd)
+	}
+	if err != nil {
+		if keyErr(err) {
+			return pushErr(L, lua.LNil, err)
+		}
+		L.Push(lua.LFalse)
+		L.Push(lua.LString(err.Error()))
+		L.Push(lua.LBool(forcible))
+		return 3
+	}
+	L.Push(lua.LTrue)
+	L.Push(lua.LNil)
+	L.Push(lua.LBool(forcible))
+	return 3
+}
+
+func dictPend(prepend bool) lua.LGFunction {
+	return func(L *lua.LState) int {
+		d := checkDict(L)
+		key, ok := dictKey(L)
+		if !ok {
+			return 2
+		}
+		data := L.CheckString(3)
+		var forcible bool
+		var err error
+		if prepend {
+			forcible, err = d.Prepend(key, data)
+		} else {
+			forcible, err = d.Append(key, data)
+		}
+		if err != nil {
+			if keyErr(err) {
+				return pushErr(L, lua.LNil, err)
+			}
+			L.Push(lua.LFalse)
+			L.Push(lua.LString(err.Error()))
+			L.Push(lua.LBool(forcible))
+			return 3
+		}
+		L.Push(lua.LTrue)
+		L.Push(lua.LNil)
+		L.Push(lua.LBool(forcible))
+		return 3
+	}
+}
+
+// dictIncrDecimal is memcached's incr/decr: incr_decimal(key, delta, decr)
+// with delta a decimal string or number; the result is a decimal string
+// because uint64 values do not fit a Lua number.
+func dictIncrDecimal(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	var delta uint64
+	switch x := L.Get(3).(type) {
+	case lua.LString:
+		n, err := strconv.ParseUint(string(x), 10, 64)
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("invalid delta"))
+			return 2
+		}
+		delta = n
+	case lua.LNumber:
+		if x < 0 {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("invalid delta"))
+			return 2
+		}
+		delta = uint64(x)
+	default:
+		L.Push(lua.LNil)
+		L.Push(lua.LString("invalid delta"))
+		return 2
+	}
+	n, err := d.IncrDecimal(key, delta, L.ToBool(4))
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	L.Push(lua.LString(strconv.FormatUint(n, 10)))
+	return 1
+}
+
+func dictTouch(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	if err := d.Touch(key, mcTTL(L, 3)); err != nil {
+		return pushErr(L, lua.LFalse, err)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+func dictFlushAllAfter(L *lua.LState) int {
+	d := checkDict(L)
+	f, _ := numArg(L, 2, "delay")
+	d.FlushAllAfter(secondsToTTL(f))
+	return 0
+}
+
+func dictStats(L *lua.LState) int {
+	st := checkDict(L).Stats()
+	t := L.CreateTable(0, 5)
+	t.RawSetString("items", lua.LNumber(st.Items))
+	t.RawSetString("bytes", lua.LNumber(st.Bytes))
+	t.RawSetString("capacity", lua.LNumber(st.Capacity))
+	t.RawSetString("evictions", lua.LNumber(st.Evictions))
+	t.RawSetString("expired", lua.LNumber(st.Expired))
+	L.Push(t)
+	return 1
+}
+
+var dictMethods = map[string]lua.LGFunction{
+	"get":           dictGet,
+	"get_stale":     dictGetStale,
+	"set":           dictStore((*shdict.Dict).Set, true),
+	"safe_set":      dictStore((*shdict.Dict).SafeSet, true),
+	"add":           dictStore((*shdict.Dict).Add, false),
+	"safe_add":      dictStore((*shdict.Dict).SafeAdd, false),
+	"replace":       dictStore((*shdict.Dict).Replace, false),
+	"delete":        dictDelete,
+	"incr":          dictIncr,
+	"lpush":         dictPush(true),
+	"rpush":         dictPush(false),
+	"lpop":          dictPop(true),
+	"rpop":          dictPop(false),
+	"llen":          dictLLen,
+	"ttl":           dictTTL,
+	"expire":        dictExpire,
+	"flush_all":     dictFlushAll,
+	"flush_expired": dictFlushExpired,
+	"get_keys":      dictGetKeys,
+	"capacity": func(L *lua.LState) int {
+		L.Push(lua.LNumber(checkDict(L).Capacity()))
+		return 1
+	},
+	"free_space": func(L *lua.LState) int {
+		L.Push(lua.LNumber(checkDict(L).FreeSpace()))
+		return 1
+	},
+	// streamlua extensions for memcached semantics.
+	"gets":            dictGets,
+	"gat":             dictGat,
+	"store":           dictMcStore,
+	"append":          dictPend(false),
+	"prepend":         dictPend(true),
+	"incr_decimal":    dictIncrDecimal,
+	"touch":           dictTouch,
+	"flush_all_after": dictFlushAllAfter,
+	"stats":           dictStats,
+}

@@ -1,0 +1,826 @@
+package luaenv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/streamlua/streamlua/luaenv/ljcompat"
+)
+
+// Socket is the connection object behind ngx.req.socket(true): a buffered
+// reader and a coalescing writer over one net.Conn.
+//
+// Output is appended to wbuf and written only when a read would block, when
+// the handler ends, sleeps or flushes, or when wbuf grows past flushAt. So
+// a pipelined batch of requests is answered with one write, which is where
+// most of the per-request cost goes (see perf notes in the README).
+type Socket struct {
+	conn net.Conn
+	cfg  *SocketConfig
+	done <-chan struct{} // closed when the server shuts down
+	vm   *vm
+
+	rbuf       []byte
+	rpos, rend int
+	wbuf       []byte
+
+	readTimeout, sendTimeout, connectTimeout time.Duration
+
+	readClosed  bool // EOF or a fatal read error was seen
+	eofReported bool // the call that met EOF has returned its three values
+	writeClosed bool
+	shutdown    bool
+	consumed    bool // a receive happened; peek is no longer allowed
+	closedReads int  // receives on a closed socket, for the spin guard
+	served      int  // reads served without blocking, for fairness
+
+	received, sent int64
+}
+
+const (
+	flushAt = 64 << 10
+	// spinLimit ends a handler that keeps calling receive on a closed
+	// socket, the classic `while true do sock:receive() end` bug that pins
+	// an nginx worker upstream.
+	spinLimit = 100
+	// yieldEvery hands the processor to other connections after this many
+	// requests served from buffered input, as memcached's reqs_per_event
+	// does, so one pipelining client cannot starve the rest.
+	yieldEvery = 64
+)
+
+func newSocket(c net.Conn, cfg *SocketConfig, done <-chan struct{}) *Socket {
+	return &Socket{
+		conn:           c,
+		cfg:            cfg,
+		done:           done,
+		rbuf:           make([]byte, cfg.BufferSize),
+		readTimeout:    cfg.ReadTimeout,
+		sendTimeout:    cfg.SendTimeout,
+		connectTimeout: cfg.ConnectTimeout,
+	}
+}
+
+// Flush writes pending output. It returns the error text OpenResty uses.
+func (s *Socket) Flush() string {
+	if len(s.wbuf) == 0 {
+		return ""
+	}
+	if s.writeClosed {
+		s.wbuf = s.wbuf[:0]
+		return "closed"
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+	n, err := s.conn.Write(s.wbuf)
+	s.sent += int64(n)
+	s.wbuf = s.wbuf[:0]
+	if cap(s.wbuf) > 4*flushAt {
+		s.wbuf = nil // a huge reply should not pin memory for the connection's life
+	}
+	if err != nil {
+		// A send error, timeout included, closes the write half (OpenResty).
+		s.writeClosed = true
+		return errText(err, s.done)
+	}
+	return ""
+}
+
+// finish flushes and closes the connection after the handler is done.
+func (s *Socket) finish() {
+	s.Flush()
+	s.conn.Close()
+}
+
+// errText maps Go network errors onto OpenResty's error strings.
+func errText(err error, done <-chan struct{}) string {
+	select {
+	case <-done:
+		return "closed"
+	default:
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE):
+		return "closed"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	}
+	return "closed"
+}
+
+// fill reads more bytes from the connection into rbuf, flushing output
+// first because the client may be waiting for it. It grows rbuf up to
+// limit bytes of unread data.
+func (s *Socket) fill(deadline time.Time, limit int) string {
+	if e := s.Flush(); e != "" && e != "closed" {
+		// Write errors surface on the next send; reading may still work.
+		_ = e
+	}
+	if s.rpos == s.rend {
+		s.rpos, s.rend = 0, 0
+	}
+	if s.rend == len(s.rbuf) {
+		if s.rpos > 0 {
+			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+			s.rpos = 0
+		} else {
+			if len(s.rbuf) >= limit {
+				return "too large"
+			}
+			n := 2 * len(s.rbuf)
+			if n > limit {
+				n = limit
+			}
+			nb := make([]byte, n)
+			copy(nb, s.rbuf[:s.rend])
+			s.rbuf = nb
+		}
+	}
+	if b := s.vm.budget; b != nil {
+		b.pause()
+		defer b.resume()
+	}
+	s.conn.SetReadDeadline(deadline)
+	// Checked after setting the deadline: a shutdown that moved the
+	// deadline to "now" before this point is seen here instead.
+	select {
+	case <-s.done:
+		s.readClosed = true
+		return "closed"
+	default:
+	}
+	n, err := s.conn.Read(s.rbuf[s.rend:])
+	s.rend += n
+	s.received += int64(n)
+	s.served = 0
+	if n > 0 {
+		return ""
+	}
+	if err == nil {
+		return ""
+	}
+	e := errText(err, s.done)
+	if e != "timeout" {
+		s.readClosed = true
+	}
+	return e
+}
+
+func (s *Socket) buffered() []byte { return s.rbuf[s.rpos:s.rend] }
+
+func (s *Socket) tick() {
+	s.served++
+	if s.served >= yieldEvery {
+		s.served = 0
+		runtime.Gosched()
+	}
+}
+
+// closedResult answers a read on an already-closed socket: the call that
+// met EOF got three values; every later one gets two, and the spin guard
+// counts them.
+func (s *Socket) closedResult(L *lua.LState) int {
+	s.closedReads++
+	if s.closedReads >= spinLimit {
+		L.RaiseError("streamlua: handler called receive %d times on a closed socket; ending it (OpenResty would spin forever here)", s.closedReads)
+	}
+	L.Push(lua.LNil)
+	L.Push(lua.LString("closed"))
+	return 2
+}
+
+// failRead returns nil, err, partial and marks EOF as reported.
+func (s *Socket) failRead(L *lua.LState, e string, partial lua.LString) int {
+	if e != "timeout" {
+		s.readClosed = true
+		s.eofReported = true
+	}
+	L.Push(lua.LNil)
+	L.Push(lua.LString(e))
+	L.Push(partial)
+	return 3
+}
+
+func stripCR(b []byte) string {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c != '\r' {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+func (s *Socket) deadline() time.Time { return time.Now().Add(s.readTimeout) }
+
+// receiveLine implements receive("*l").
+func (s *Socket) receiveLine(L *lua.LState) int {
+	scan := 0
+	var dl time.Time
+	for {
+		buf := s.buffered()
+		if i := bytes.IndexByte(buf[scan:], '\n'); i >= 0 {
+			i += scan
+			line := stripCR(buf[:i])
+			s.rpos += i + 1
+			s.tick()
+			L.Push(lua.LString(line))
+			return 1
+		}
+		scan = len(buf)
+		if s.readClosed {
+			partial := stripCR(buf)
+			s.rpos = s.rend
+			return s.failRead(L, "closed", lua.LString(partial))
+		}
+		if len(buf) >= s.cfg.MaxLine {
+			s.rpos = s.rend
+			return s.failRead(L, "line too long", "")
+		}
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if e := s.fill(dl, s.cfg.MaxLine+1); e != "" {
+			if e == "too large" {
+				continue
+			}
+			buf = s.buffered()
+			partial := stripCR(buf)
+			s.rpos = s.rend
+			return s.failRead(L, e, lua.LString(partial))
+		}
+	}
+}
+
+// receiveSize implements receive(n).
+func (s *Socket) receiveSize(L *lua.LState, n int) int {
+	if n == 0 {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if n > s.cfg.MaxReceive {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("no memory"))
+		L.Push(lua.LString(""))
+		return 3
+	}
+	if s.rend-s.rpos >= n {
+		str := string(s.rbuf[s.rpos : s.rpos+n])
+		s.rpos += n
+		L.Push(lua.LString(str))
+		return 1
+	}
+	if n <= len(s.rbuf) || n <= 64<<10 {
+		var dl time.Time
+		for s.rend-s.rpos < n {
+			if s.readClosed {
+				return s.failRead(L, "closed", s.takeAll())
+			}
+			if s.rpos > 0 && len(s.rbuf)-s.rpos < n {
+				s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+				s.rpos = 0
+			}
+			if dl.IsZero() {
+				dl = s.deadline()
+			}
+			if e := s.fill(dl, max(n, len(s.rbuf))); e != "" {
+				return s.failRead(L, e, s.takeAll())
+			}
+		}
+		str := string(s.rbuf[s.rpos : s.rpos+n])
+		s.rpos += n
+		L.Push(lua.LString(str))
+		return 1
+	}
+	// Large reads go straight into the result so the connection's buffer
+	// stays small.
+	out := make([]byte, n)
+	got := copy(out, s.buffered())
+	s.rpos, s.rend = 0, 0
+	if s.readClosed {
+		return s.failRead(L, "closed", lua.LString(out[:got]))
+	}
+	s.Flush()
+	if b := s.vm.budget; b != nil {
+		b.pause()
+		defer b.resume()
+	}
+	s.conn.SetReadDeadline(s.deadline())
+	for got < n {
+		m, err := s.conn.Read(out[got:])
+		got += m
+		s.received += int64(m)
+		if err != nil && got < n {
+			return s.failRead(L, errText(err, s.done), lua.LString(out[:got]))
+		}
+	}
+	L.Push(lua.LString(unsafe.String(&out[0], n)))
+	return 1
+}
+
+func (s *Socket) takeAll() lua.LString {
+	str := string(s.buffered())
+	s.rpos, s.rend = 0, 0
+	return lua.LString(str)
+}
+
+// receiveAll implements receive("*a").
+func (s *Socket) receiveAll(L *lua.LState) int {
+	if s.readClosed {
+		// "*a" at EOF answers "" again without closing the read side.
+		L.Push(lua.LString(""))
+		return 1
+	}
+	var dl time.Time
+	for {
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if s.rpos > 0 {
+			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+			s.rpos = 0
+		}
+		e := s.fill(dl, s.cfg.MaxReceive)
+		switch e {
+		case "":
+			continue
+		case "closed":
+			s.eofReported = false // the next *l or size read reports closed with ""
+			L.Push(s.takeAll())
+			return 1
+		case "too large":
+			L.Push(lua.LNil)
+			L.Push(lua.LString("no memory"))
+			L.Push(s.takeAll())
+			return 3
+		default:
+			return s.failRead(L, e, s.takeAll())
+		}
+	}
+}
+
+// Lua methods ---------------------------------------------------------------
+
+func checkSocket(L *lua.LState) *Socket {
+	if ud, ok := L.Get(1).(*lua.LUserData); ok {
+		if s, ok := ud.Value.(*Socket); ok {
+			return s
+		}
+	}
+	L.ArgError(1, "socket expected")
+	return nil
+}
+
+func sockReceive(L *lua.LState) int {
+	s := checkSocket(L)
+	top := L.GetTop()
+	if top > 2 {
+		L.RaiseError("expecting 1 or 2 arguments (including the object), but got %d", top)
+	}
+	s.consumed = true
+	if s.readClosed && s.eofReported {
+		return s.closedResult(L)
+	}
+	if top == 1 {
+		return s.receiveLine(L)
+	}
+	switch p := L.Get(2).(type) {
+	case lua.LNumber:
+		return s.receiveCount(L, float64(p))
+	case lua.LString:
+		switch p {
+		case "*l":
+			return s.receiveLine(L)
+		case "*a":
+			return s.receiveAll(L)
+		}
+		if f, ok := parseNumber(string(p)); ok {
+			return s.receiveCount(L, f)
+		}
+		L.ArgError(2, "bad pattern argument: "+string(p))
+	default:
+		L.ArgError(2, "bad pattern argument")
+	}
+	return 0
+}
+
+func (s *Socket) receiveCount(L *lua.LState, f float64) int {
+	if f < 0 {
+		L.ArgError(2, "bad pattern argument")
+	}
+	if f > float64(s.cfg.MaxReceive) {
+		f = float64(s.cfg.MaxReceive) + 1
+	}
+	return s.receiveSize(L, int(f))
+}
+
+// parseNumber accepts what Lua's number coercion accepts for pattern and
+// size arguments that arrive as strings from the wire: decimal and hex
+// numbers with optional surrounding space, not "inf" or "nan".
+func parseNumber(str string) (float64, bool) {
+	t := strings.TrimSpace(str)
+	if t == "" {
+		return 0, false
+	}
+	u := strings.TrimLeft(t, "+-")
+	if u == "" || !(u[0] >= '0' && u[0] <= '9' || u[0] == '.') {
+		return 0, false
+	}
+	if len(u) > 2 && u[0] == '0' && (u[1] == 'x' || u[1] == 'X') {
+		n, err := strconv.ParseUint(u[2:], 16, 64)
+		if err != nil {
+			return 0, false
+		}
+		if t[0] == '-' {
+			return -float64(n), true
+		}
+		return float64(n), true
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return f, true
+}
+
+func sockReceiveAny(L *lua.LState) int {
+	s := checkSocket(L)
+	if L.GetTop() != 2 {
+		L.RaiseError("expecting 2 arguments (including the object), but got %d", L.GetTop())
+	}
+	var max float64
+	switch m := L.Get(2).(type) {
+	case lua.LNumber:
+		max = float64(m)
+	case lua.LString:
+		max, _ = parseNumber(string(m))
+	}
+	if max < 1 {
+		L.ArgError(2, "bad max argument")
+	}
+	s.consumed = true
+	if s.readClosed && s.eofReported {
+		return s.closedResult(L)
+	}
+	if s.rend == s.rpos {
+		if s.readClosed {
+			s.eofReported = true
+			L.Push(lua.LNil)
+			L.Push(lua.LString("closed"))
+			L.Push(lua.LString(""))
+			return 3
+		}
+		if e := s.fill(s.deadline(), len(s.rbuf)); e != "" {
+			if e != "timeout" {
+				s.eofReported = true
+			}
+			L.Push(lua.LNil)
+			L.Push(lua.LString(e))
+			L.Push(lua.LString(""))
+			return 3
+		}
+	}
+	n := s.rend - s.rpos
+	if float64(n) > max {
+		n = int(max)
+	}
+	str := string(s.rbuf[s.rpos : s.rpos+n])
+	s.rpos += n
+	L.Push(lua.LString(str))
+	return 1
+}
+
+func sockSend(L *lua.LState) int {
+	s := checkSocket(L)
+	top := L.GetTop()
+	if top < 2 {
+		L.RaiseError("expecting 2 arguments (including the object), but got %d", top)
+	}
+	if s.writeClosed || s.shutdown {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("closed"))
+		return 2
+	}
+	before := len(s.wbuf)
+	for i := 2; i <= top; i++ {
+		s.wbuf = appendSendValue(L, s.wbuf, L.Get(i), 0)
+	}
+	n := len(s.wbuf) - before
+	if len(s.wbuf) >= flushAt {
+		if e := s.Flush(); e != "" {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(e))
+			return 2
+		}
+	}
+	L.Push(lua.LNumber(n))
+	return 1
+}
+
+// appendSendValue renders one send argument the way OpenResty's send does:
+// strings and numbers, nil and booleans at the top level, and nested array
+// tables of strings and numbers.
+func appendSendValue(L *lua.LState, b []byte, v lua.LValue, depth int) []byte {
+	switch x := v.(type) {
+	case lua.LString:
+		return append(b, x...)
+	case lua.LNumber:
+		return ljcompat.AppendNumber(b, float64(x))
+	case *lua.LTable:
+		if depth > 64 {
+			L.ArgError(1, "table nested too deeply")
+		}
+		n := x.Len()
+		for i := 1; i <= n; i++ {
+			e := x.RawGetInt(i)
+			switch e.(type) {
+			case lua.LString, lua.LNumber, *lua.LTable:
+				b = appendSendValue(L, b, e, depth+1)
+			default:
+				L.ArgError(1, "bad data type "+e.Type().String()+" found")
+			}
+		}
+		if k, _ := x.Next(lua.LNumber(n)); k != lua.LNil {
+			L.ArgError(1, "non-array table found")
+		}
+		return b
+	}
+	if depth == 0 {
+		switch x := v.(type) {
+		case *lua.LNilType:
+			return append(b, "nil"...)
+		case lua.LBool:
+			if x {
+				return append(b, "true"...)
+			}
+			return append(b, "false"...)
+		}
+		L.ArgError(1, "string, number, boolean, nil, or array table expected, got "+v.Type().String())
+	}
+	L.ArgError(1, "bad data type "+v.Type().String()+" found")
+	return b
+}
+
+func timeoutArg(L *lua.LState, i int, def time.Duration) time.Duration {
+	v := L.Get(i)
+	if v == lua.LNil {
+		return def
+	}
+	var f float64
+	switch x := v.(type) {
+	case lua.LNumber:
+		f = float64(x)
+	case lua.LString:
+		var ok bool
+		if f, ok = parseNumber(string(x)); !ok {
+			L.RaiseError("bad timeout value")
+		}
+	default:
+		L.RaiseError("bad timeout value")
+	}
+	if f < 0 || f >= 1<<31 {
+		L.RaiseError("bad timeout value")
+	}
+	if int64(f) == 0 {
+		return def
+	}
+	return time.Duration(int64(f)) * time.Millisecond
+}
+
+func sockSetTimeout(L *lua.LState) int {
+	s := checkSocket(L)
+	s.readTimeout = timeoutArg(L, 2, s.cfg.ReadTimeout)
+	s.sendTimeout = timeoutArg(L, 2, s.cfg.SendTimeout)
+	s.connectTimeout = timeoutArg(L, 2, s.cfg.ConnectTimeout)
+	return 0
+}
+
+func sockSetTimeouts(L *lua.LState) int {
+	s := checkSocket(L)
+	if L.GetTop() != 4 {
+		L.RaiseError("ngx.socket settimout: expecting 4 arguments (including the object) but seen %d", L.GetTop())
+	}
+	s.connectTimeout = timeoutArg(L, 2, s.cfg.ConnectTimeout)
+	s.sendTimeout = timeoutArg(L, 3, s.cfg.SendTimeout)
+	s.readTimeout = timeoutArg(L, 4, s.cfg.ReadTimeout)
+	return 0
+}
+
+func sockShutdown(L *lua.LState) int {
+	s := checkSocket(L)
+	if s.writeClosed {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("closed"))
+		return 2
+	}
+	if s.shutdown {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("already shutdown"))
+		return 2
+	}
+	how := L.OptString(2, "send")
+	if how == "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("pattern is empty"))
+		return 2
+	}
+	if how != "send" {
+		L.RaiseError("bad shutdown argument: %s", how)
+	}
+	if e := s.Flush(); e != "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(e))
+		return 2
+	}
+	s.shutdown = true
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func sockPeek(L *lua.LState) int {
+	s := checkSocket(L)
+	v := L.Get(2)
+	var f float64
+	switch x := v.(type) {
+	case lua.LNumber:
+		f = float64(x)
+	case lua.LString:
+		var ok bool
+		if f, ok = parseNumber(string(x)); !ok {
+			L.RaiseError("argument must be a number")
+		}
+	default:
+		L.RaiseError("argument must be a number")
+	}
+	if f < 0 {
+		L.RaiseError("bytes can not be negative")
+	}
+	if s.consumed {
+		L.RaiseError("attempt to peek on a consumed socket")
+	}
+	n := int(f)
+	if n > s.cfg.MaxLine {
+		L.RaiseError("peek size too large")
+	}
+	dl := s.deadline()
+	for s.rend-s.rpos < n {
+		if s.readClosed {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("closed"))
+			return 2
+		}
+		if e := s.fill(dl, max(n, len(s.rbuf))); e != "" {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(e))
+			return 2
+		}
+	}
+	L.Push(lua.LString(s.rbuf[s.rpos : s.rpos+n]))
+	return 1
+}
+
+// receiveuntil ---------------------------------------------------------------
+
+// untilState is one receiveuntil iterator.
+type untilState struct {
+	s         *Socket
+	pat       []byte
+	inclusive bool
+	reached   bool // the chunked call that hit the pattern has returned
+}
+
+func sockReceiveUntil(L *lua.LState) int {
+	s := checkSocket(L)
+	if L.GetTop() < 2 || L.GetTop() > 3 {
+		L.RaiseError("expecting 2 or 3 arguments (including the object), but got %d", L.GetTop())
+	}
+	pat := L.CheckString(2)
+	if pat == "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("pattern is empty"))
+		return 2
+	}
+	u := &untilState{s: s, pat: []byte(pat)}
+	if opts, ok := L.Get(3).(*lua.LTable); ok {
+		switch inc := opts.RawGetString("inclusive").(type) {
+		case *lua.LNilType:
+		case lua.LBool:
+			u.inclusive = bool(inc)
+		default:
+			L.RaiseError("bad \"inclusive\" option value type: %s", inc.Type().String())
+		}
+	}
+	ud := L.NewUserData()
+	ud.Value = u
+	L.Push(L.NewClosure(untilIter, ud))
+	return 1
+}
+
+func untilIter(L *lua.LState) int {
+	u := L.CheckUserData(lua.UpvalueIndex(1)).Value.(*untilState)
+	s := u.s
+	size := -1
+	if L.GetTop() > 1 {
+		L.RaiseError("expecting 0 or 1 arguments, but got %d", L.GetTop())
+	}
+	if L.GetTop() == 1 {
+		size = int(L.CheckNumber(1))
+		if size < 0 {
+			size = 0
+		}
+	}
+	s.consumed = true
+	if u.reached {
+		u.reached = false
+		L.Push(lua.LNil)
+		L.Push(lua.LNil)
+		L.Push(lua.LNil)
+		return 3
+	}
+	if s.readClosed && s.eofReported {
+		return s.closedResult(L)
+	}
+	var dl time.Time
+	for {
+		buf := s.buffered()
+		if i := bytes.Index(buf, u.pat); i >= 0 && (size < 0 || i <= size) {
+			end := i
+			if u.inclusive {
+				end = i + len(u.pat)
+			}
+			str := string(buf[:end])
+			s.rpos += i + len(u.pat)
+			if size >= 0 {
+				u.reached = true
+			}
+			L.Push(lua.LString(str))
+			return 1
+		} else if size >= 0 {
+			// Bytes that cannot start the pattern are safe to hand out.
+			safe := len(buf)
+			if i >= 0 {
+				safe = i
+			} else if safe >= len(u.pat) {
+				safe -= len(u.pat) - 1
+			} else {
+				safe = 0
+			}
+			if safe >= size && size > 0 {
+				str := string(buf[:size])
+				s.rpos += size
+				L.Push(lua.LString(str))
+				return 1
+			}
+		}
+		if s.readClosed {
+			return s.failRead(L, "closed", s.takeAll())
+		}
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if s.rpos > 0 && s.rend == len(s.rbuf) {
+			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+			s.rpos = 0
+		}
+		if e := s.fill(dl, s.cfg.MaxReceive); e != "" {
+			if e == "too large" {
+				return s.failRead(L, "no memory", s.takeAll())
+			}
+			return s.failRead(L, e, s.takeAll())
+		}
+	}
+}
+
+// socketMethods are the downstream socket's methods. As in OpenResty there
+// is no close, setkeepalive or connect: the connection ends with the handler.
+var socketMethods = map[string]lua.LGFunction{
+	"receive":      sockReceive,
+	"receiveany":   sockReceiveAny,
+	"receiveuntil": sockReceiveUntil,
+	"send":         sockSend,
+	"settimeout":   sockSetTimeout,
+	"settimeouts":  sockSetTimeouts,
+	"shutdown":     sockShutdown,
+	"peek":         sockPeek,
+}

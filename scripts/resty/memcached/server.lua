@@ -1,0 +1,1 @@
+local _M = {} return _M

@@ -1,0 +1,35 @@
+-- ngx.var (strings, case-insensitive, read-only), ngx.ctx, ngx.null,
+-- ngx.worker, ngx.config, ngx.get_phase.
+--! send "hello\n"
+--! expect "ok\n"
+local t = require "t"
+local sock = assert(ngx.req.socket(true))
+t.eq(ngx.var.remote_addr, "127.0.0.1", "remote_addr")
+t.eq(type(ngx.var.remote_port), "string", "remote_port is a string")
+t.eq(ngx.var.REMOTE_ADDR, "127.0.0.1", "case-insensitive")
+t.eq(ngx.var.server_addr, "127.0.0.1", "server_addr")
+t.ok(tonumber(ngx.var.server_port) > 0, "server_port")
+t.eq(ngx.var.binary_remote_addr, "\127\0\0\1", "binary_remote_addr")
+t.ok(tonumber(ngx.var.connection) >= 1, "connection serial")
+t.eq(ngx.var.protocol, "TCP", "protocol")
+t.eq(ngx.var.nope, nil, "unknown variable")
+t.eq(ngx.var[1], nil, "numeric name")
+t.raises('variable "foo" not found for writing', function() ngx.var.foo = 1 end)
+sock:receive()
+t.eq(ngx.var.bytes_received, "6", "bytes_received")
+t.eq(type(ngx.ctx), "table", "ctx")
+ngx.ctx.x = 1
+t.eq(ngx.ctx.x, 1, "ctx keeps values")
+t.eq(type(ngx.null), "userdata", "null type")
+t.eq(tostring(ngx.null), "userdata: NULL", "tostring(ngx.null)")
+t.ok(ngx.null, "null is truthy")
+t.eq(type(ngx.worker.id()), "number", "worker.id")
+t.ok(ngx.worker.count() >= 1, "worker.count")
+t.ok(ngx.worker.pid() > 0, "worker.pid")
+t.eq(ngx.worker.exiting(), false, "exiting")
+t.eq(ngx.config.subsystem, "stream", "subsystem")
+t.eq(ngx.config.debug, false, "debug")
+t.eq(string.sub(ngx.config.prefix(), -1), "/", "prefix ends with /")
+t.eq(type(ngx.config.nginx_version), "number", "nginx_version")
+t.eq(ngx.get_phase(), "content", "phase")
+t.done(sock)

@@ -1,0 +1,36 @@
+-- lists, get_keys, flush_all with get_stale, flush_expired.
+--! expect "ok\n"
+local t = require "t"
+local sock = assert(ngx.req.socket(true))
+local d = ngx.shared.dogs
+d:flush_all()
+d:flush_expired()
+t.eq(d:lpush("l", "a"), 1, "lpush")
+t.eq(d:rpush("l", 2), 2, "rpush")
+t.eq(d:llen("l"), 2, "llen")
+t.eq(d:llen("none"), 0, "llen missing")
+local r, e = d:get("l")
+t.eq(e, "value is a list", "get on a list")
+t.eq(d:lpop("l"), "a", "lpop")
+t.eq(d:rpop("l"), 2, "rpop keeps the number type")
+t.eq(t.n(1, d:lpop("l")), nil, "empty")
+d:set("s", "v")
+r, e = d:lpush("s", 1)
+t.eq(e, "value not a list", "lpush on a string")
+r, e = d:llen("s")
+t.eq(e, "value not a list", "llen on a string")
+d:set("k1", 1) d:set("k2", 2, 0.001)
+ngx.sleep(0.01)
+local keys = d:get_keys(0)
+local seen = {}
+for _, k in ipairs(keys) do seen[k] = true end
+t.ok(seen.k1, "live key listed")
+t.ok(not seen.k2, "expired key excluded")
+t.eq(#d:get_keys(1), 1, "max")
+d:flush_all()
+t.eq(d:get("k1"), nil, "flushed")
+local v, flags, stale = t.n(3, d:get_stale("k1"))
+t.eq(v, 1, "get_stale keeps the value") t.eq(stale, true, "stale")
+t.eq(#d:get_keys(0), 0, "no keys after flush")
+t.ok(d:flush_expired() >= 0, "flush_expired returns a count")
+t.done(sock)

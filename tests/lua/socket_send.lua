@@ -1,0 +1,25 @@
+-- send: strings, numbers (LuaJIT formatting), nil, booleans, nested arrays;
+-- bad table contents raise; the byte count is returned.
+--! expect "abc|42|0.5|nil|true|false|nested1x2.25|1e+15|end\nok\n"
+local t = require "t"
+local sock = assert(ngx.req.socket(true))
+t.eq(sock:send("abc|"), 4, "string")
+t.eq(sock:send(42), 2, "integer")
+sock:send("|")
+sock:send(0.5)
+sock:send("|")
+t.eq(sock:send(nil), 3, "nil")
+sock:send("|")
+sock:send(true)
+sock:send("|")
+sock:send(false)
+t.eq(sock:send({"|", {"nested", 1, {"x", 2.25}}, "|"}), 14, "nested table")
+sock:send(1e15)
+t.eq(sock:send(""), 0, "empty string")
+t.raises("bad data type nil found", sock.send, sock, {"a", nil, "b"})
+t.raises("bad data type boolean found", sock.send, sock, {true})
+t.raises("bad data type userdata found", sock.send, sock, {ngx.null})
+t.raises("non-array table found", sock.send, sock, {"a", x = 1})
+t.raises("string, number, boolean, nil, or array table expected, got function", sock.send, sock, print)
+sock:send("|end\n")
+t.done(sock)
