@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,7 @@ type Env struct {
 	started time.Time
 
 	luaErrors atomic.Uint64
+	counters  Counters
 }
 
 // New builds an Env. It does not compile anything yet: entry points are
@@ -174,7 +176,8 @@ func prepare(s *Scripts, en Entry) error {
 	case en.Module != "":
 		_, _, err := s.Find(s.Path(), en.Module)
 		if err != nil {
-			return fmt.Errorf("handler %s: %w", en.Module, err)
+			// One line for the CLI; Lua's require keeps the multi-line form.
+			return fmt.Errorf("handler %s: %s", en.Module, strings.ReplaceAll(err.Error(), "\n\t", "; "))
 		}
 	case en.File != "":
 		if _, err := s.File(en.File); err != nil {

@@ -1,6 +1,7 @@
 package luaenv
 
 import (
+	"sync"
 	"sync/atomic"
 
 	lua "github.com/yuin/gopher-lua"
@@ -54,6 +55,106 @@ func (v *vm) openStreamlua(L *lua.LState) int {
 		L.Push(lua.LNumber(v.env.LuaErrors()))
 		return 1
 	}))
+	v.installCounterAPI(t)
 	L.Push(t)
 	return 1
+}
+
+// Counters is a process-wide set of named int64 counters that scripts
+// share across connections (memcached's cmd_get, get_hits, ...). Lua code
+// takes a handle once, require("streamlua").counter(name), and calls
+// handle:add(n) per request: one atomic add, no map lookup.
+type Counters struct {
+	mu sync.Mutex
+	m  map[string]*atomic.Int64
+}
+
+// Counter returns the named counter, creating it at zero.
+func (c *Counters) Counter(name string) *atomic.Int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*atomic.Int64)
+	}
+	v := c.m[name]
+	if v == nil {
+		v = new(atomic.Int64)
+		c.m[name] = v
+	}
+	return v
+}
+
+// Snapshot copies every counter's current value.
+func (c *Counters) Snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.m))
+	for k, v := range c.m {
+		out[k] = v.Load()
+	}
+	return out
+}
+
+// Reset sets every counter to zero (memcached's stats reset).
+func (c *Counters) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range c.m {
+		v.Store(0)
+	}
+}
+
+// Counters returns the Env's shared counters.
+func (e *Env) Counters() *Counters { return &e.counters }
+
+func checkCounter(L *lua.LState) *atomic.Int64 {
+	if ud, ok := L.Get(1).(*lua.LUserData); ok {
+		if c, ok := ud.Value.(*atomic.Int64); ok {
+			return c
+		}
+	}
+	L.ArgError(1, "counter expected")
+	return nil
+}
+
+var counterMethods = map[string]lua.LGFunction{
+	"add": func(L *lua.LState) int {
+		c := checkCounter(L)
+		L.Push(lua.LNumber(c.Add(int64(L.OptNumber(2, 1)))))
+		return 1
+	},
+	"get": func(L *lua.LState) int {
+		L.Push(lua.LNumber(checkCounter(L).Load()))
+		return 1
+	},
+	"set": func(L *lua.LState) int {
+		checkCounter(L).Store(int64(L.CheckNumber(2)))
+		return 0
+	},
+}
+
+func (v *vm) installCounterAPI(t *lua.LTable) {
+	L := v.L
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.SetFuncs(L.NewTable(), counterMethods))
+	t.RawSetString("counter", L.NewFunction(func(L *lua.LState) int {
+		ud := L.NewUserData()
+		ud.Value = v.env.counters.Counter(L.CheckString(1))
+		ud.Metatable = mt
+		L.Push(ud)
+		return 1
+	}))
+	t.RawSetString("counters", L.NewFunction(func(L *lua.LState) int {
+		snap := v.env.counters.Snapshot()
+		out := L.CreateTable(0, len(snap))
+		for k, n := range snap {
+			out.RawSetString(k, lua.LNumber(n))
+		}
+		L.Push(out)
+		return 1
+	}))
+	t.RawSetString("reset_counters", L.NewFunction(func(L *lua.LState) int {
+		v.env.counters.Reset()
+		return 0
+	}))
 }
