@@ -217,4 +217,3 @@ func (s *Server) Active() int {
 	defer s.mu.Unlock()
 	return s.active
 }
-

@@ -138,11 +138,17 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("invalid --log-format %q (want text or json)", format)
 }
 
+// serverSpec is one listener to start.
+type serverSpec struct {
+	addr  string
+	entry luaenv.Entry
+}
+
 // plan is the resolved serve configuration.
 type plan struct {
 	dicts    map[string]int64
 	order    []string
-	servers  []luaenv.Server
+	servers  []serverSpec
 	init     string
 	settings map[string]string
 }
@@ -225,18 +231,18 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 	flagServer := changed("listen") || o.handler != "" || o.content != ""
 	if fc != nil && len(fc.Servers) > 0 && !flagServer {
 		for _, s := range fc.Servers {
-			p.servers = append(p.servers, luaenv.Server{Addr: s.Listen, Entry: luaenv.Entry{Module: s.Handler, File: s.Content}})
+			p.servers = append(p.servers, serverSpec{addr: s.Listen, entry: luaenv.Entry{Module: s.Handler, File: s.Content}})
 		}
 	} else {
 		en := luaenv.Entry{Module: o.handler, File: o.content}
 		if en.Module == "" && en.File == "" {
 			en.Module = defaultHandler
 		}
-		p.servers = append(p.servers, luaenv.Server{Addr: o.listen, Entry: en})
+		p.servers = append(p.servers, serverSpec{addr: o.listen, entry: en})
 	}
 	if len(p.dicts) == 0 {
 		for _, s := range p.servers {
-			if s.Entry.Module == defaultHandler {
+			if s.entry.Module == defaultHandler {
 				addDict("memcached", 64<<20)
 				break
 			}
@@ -300,17 +306,15 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	}
 	entries := make([]luaenv.Entry, 0, len(p.servers))
 	for _, s := range p.servers {
-		if err := env.Prepare(s.Entry); err != nil {
+		if err := env.Prepare(s.entry); err != nil {
 			return err
 		}
-		entries = append(entries, s.Entry)
+		entries = append(entries, s.entry)
 	}
 	servers := make([]*luaenv.Server, len(p.servers))
-	for i := range p.servers {
-		s := p.servers[i]
-		s.Env = env
-		s.MaxConns = o.maxConns
-		servers[i] = &s
+	for i, spec := range p.servers {
+		s := &luaenv.Server{Env: env, Addr: spec.addr, Entry: spec.entry, MaxConns: o.maxConns}
+		servers[i] = s
 		if err := s.Listen(); err != nil {
 			for _, prev := range servers[:i] {
 				prev.Shutdown(context.Background())
