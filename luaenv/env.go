@@ -50,9 +50,12 @@ type SocketConfig struct {
 	ReadTimeout    time.Duration // lua_socket_read_timeout (60s)
 	SendTimeout    time.Duration // lua_socket_send_timeout (60s)
 	ConnectTimeout time.Duration // lua_socket_connect_timeout (60s)
-	BufferSize     int           // initial read buffer (16 KiB)
-	MaxLine        int           // longest line receive("*l") returns (1 MiB)
-	MaxReceive     int           // largest single receive (64 MiB)
+	// KeepaliveTimeout is lua_socket_keepalive_timeout (60s): how long an
+	// idle pooled cosocket connection is kept.
+	KeepaliveTimeout time.Duration
+	BufferSize       int // initial read buffer (16 KiB)
+	MaxLine          int // longest line receive("*l") returns (1 MiB)
+	MaxReceive       int // largest single receive (64 MiB)
 }
 
 func (c *SocketConfig) fill() {
@@ -64,6 +67,9 @@ func (c *SocketConfig) fill() {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 60 * time.Second
+	}
+	if c.KeepaliveTimeout <= 0 {
+		c.KeepaliveTimeout = 60 * time.Second
 	}
 	if c.BufferSize <= 0 {
 		c.BufferSize = 16 << 10
@@ -99,6 +105,7 @@ type Env struct {
 
 	luaErrors atomic.Uint64
 	counters  Counters
+	pools     pools
 }
 
 // New builds an Env. It does not compile anything yet: entry points are

@@ -150,6 +150,8 @@ func (v *vm) installNgx() {
 
 	ngx.RawSetString("shared", v.sharedTable())
 
+	v.installCosockets()
+
 	v.sockMT = L.NewTable()
 	v.sockMT.RawSetString("__index", L.SetFuncs(L.NewTable(), socketMethods))
 

@@ -77,7 +77,7 @@ func (s *Socket) Flush() string {
 	if len(s.wbuf) == 0 {
 		return ""
 	}
-	if s.writeClosed {
+	if s.writeClosed || s.conn == nil {
 		s.wbuf = s.wbuf[:0]
 		return "closed"
 	}
@@ -99,7 +99,9 @@ func (s *Socket) Flush() string {
 // finish flushes and closes the connection after the handler is done.
 func (s *Socket) finish() {
 	s.Flush()
-	s.conn.Close()
+	if s.conn != nil {
+		s.conn.Close()
+	}
 }
 
 // errText maps Go network errors onto OpenResty's error strings.
@@ -381,8 +383,11 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 
 func checkSocket(L *lua.LState) *Socket {
 	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if s, ok := ud.Value.(*Socket); ok {
+		switch s := ud.Value.(type) {
+		case *Socket:
 			return s
+		case *clientSocket:
+			return s.Socket
 		}
 	}
 	L.ArgError(1, "socket expected")

@@ -32,6 +32,9 @@ type vm struct {
 	stdout *os.File
 	broken bool
 	budget *budget
+
+	cosockMT  *lua.LTable
+	cosockets []*clientSocket
 }
 
 // connState is what a vm knows about the connection it is serving.
@@ -134,6 +137,7 @@ func (v *vm) searcher(L *lua.LState) int {
 
 // reset prepares a state for the next connection.
 func (v *vm) reset() {
+	v.closeCosockets()
 	v.L.SetTop(0)
 	v.conn = nil
 	v.phase = "content"
