@@ -251,6 +251,7 @@ func cosockConnect(L *lua.LState) int {
 		b.pause()
 		defer b.resume()
 	}
+	cs.vm.env.blockingFrom(L)
 	d := net.Dialer{Timeout: cs.connectTimeout}
 	c, err := d.Dial(network, addr)
 	if err != nil {

@@ -106,6 +106,12 @@ type Env struct {
 	luaErrors atomic.Uint64
 	counters  Counters
 	pools     pools
+
+	timersOnce sync.Once
+	timers     *timers
+
+	starting    atomic.Int64 // light threads that have not yet waited
+	startingVMs sync.Map     // *lua.LState → *vm for those threads
 }
 
 // New builds an Env. It does not compile anything yet: entry points are

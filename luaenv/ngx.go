@@ -151,6 +151,9 @@ func (v *vm) installNgx() {
 	ngx.RawSetString("shared", v.sharedTable())
 
 	v.installCosockets()
+	v.installTimers()
+	v.installSemaphore()
+	v.installThreads()
 
 	v.sockMT = L.NewTable()
 	v.sockMT.RawSetString("__index", L.SetFuncs(L.NewTable(), socketMethods))
@@ -163,6 +166,9 @@ func (v *vm) installNgx() {
 }
 
 func (v *vm) exiting() bool {
+	if v.env.exiting() {
+		return true
+	}
 	if v.conn == nil {
 		return false
 	}
@@ -231,7 +237,6 @@ func (v *vm) appendOutput(L *lua.LState, b []byte, val lua.LValue, depth int) []
 }
 
 func (v *vm) ngxOutput(L *lua.LState, newline bool) int {
-	var b []byte
 	if v.conn != nil {
 		s := v.conn.sock
 		if s.writeClosed || s.shutdown {
@@ -239,27 +244,32 @@ func (v *vm) ngxOutput(L *lua.LState, newline bool) int {
 			L.Push(lua.LString("seen eof"))
 			return 2
 		}
-		b = s.wbuf
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		s.wbuf = v.appendArgs(L, s.wbuf, newline)
+		if len(s.wbuf) >= flushAt {
+			s.flushLocked()
+		}
+	} else {
+		b := v.appendArgs(L, nil, newline)
+		if v.stdout != nil {
+			v.stdout.Write(b)
+		} else {
+			v.env.log.Info(string(b), "source", "ngx.say")
+		}
 	}
+	L.Push(lua.LNumber(1))
+	return 1
+}
+
+func (v *vm) appendArgs(L *lua.LState, b []byte, newline bool) []byte {
 	for i := 1; i <= L.GetTop(); i++ {
 		b = v.appendOutput(L, b, L.Get(i), 0)
 	}
 	if newline {
 		b = append(b, '\n')
 	}
-	switch {
-	case v.conn != nil:
-		v.conn.sock.wbuf = b
-		if len(b) >= flushAt {
-			v.conn.sock.Flush()
-		}
-	case v.stdout != nil:
-		v.stdout.Write(b)
-	default:
-		v.env.log.Info(string(b), "source", "ngx.say")
-	}
-	L.Push(lua.LNumber(1))
-	return 1
+	return b
 }
 
 func (v *vm) ngxFlush(L *lua.LState) int {
@@ -312,6 +322,7 @@ func (v *vm) ngxSleep(L *lua.LState) int {
 		v.budget.pause()
 		defer v.budget.resume()
 	}
+	v.willBlock()
 	d := time.Duration(sec * float64(time.Second)).Truncate(time.Millisecond)
 	if d <= 0 {
 		return 0

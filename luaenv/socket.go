@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,7 +35,9 @@ type Socket struct {
 
 	rbuf       []byte
 	rpos, rend int
+	wmu        sync.Mutex // guards wbuf and writes: a light thread may send while its parent reads
 	wbuf       []byte
+	reading    atomic.Bool // one reader at a time ("socket busy reading")
 
 	readTimeout, sendTimeout, connectTimeout time.Duration
 
@@ -74,6 +78,12 @@ func newSocket(c net.Conn, cfg *SocketConfig, done <-chan struct{}) *Socket {
 
 // Flush writes pending output. It returns the error text OpenResty uses.
 func (s *Socket) Flush() string {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *Socket) flushLocked() string {
 	if len(s.wbuf) == 0 {
 		return ""
 	}
@@ -128,7 +138,7 @@ func errText(err error, done <-chan struct{}) string {
 // fill reads more bytes from the connection into rbuf, flushing output
 // first because the client may be waiting for it. It grows rbuf up to
 // limit bytes of unread data.
-func (s *Socket) fill(deadline time.Time, limit int) string {
+func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
 	if e := s.Flush(); e != "" && e != "closed" {
 		// Write errors surface on the next send; reading may still work.
 		_ = e
@@ -157,6 +167,7 @@ func (s *Socket) fill(deadline time.Time, limit int) string {
 		b.pause()
 		defer b.resume()
 	}
+	s.vm.env.blockingFrom(L)
 	s.conn.SetReadDeadline(deadline)
 	// Checked after setting the deadline: a shutdown that moved the
 	// deadline to "now" before this point is seen here instead.
@@ -260,7 +271,7 @@ func (s *Socket) receiveLine(L *lua.LState) int {
 		if dl.IsZero() {
 			dl = s.deadline()
 		}
-		if e := s.fill(dl, s.cfg.MaxLine+1); e != "" {
+		if e := s.fill(L, dl, s.cfg.MaxLine+1); e != "" {
 			if e == "too large" {
 				continue
 			}
@@ -303,7 +314,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 			if dl.IsZero() {
 				dl = s.deadline()
 			}
-			if e := s.fill(dl, max(n, len(s.rbuf))); e != "" {
+			if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
 				return s.failRead(L, e, s.takeAll())
 			}
 		}
@@ -325,6 +336,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 		b.pause()
 		defer b.resume()
 	}
+	s.vm.env.blockingFrom(L)
 	s.conn.SetReadDeadline(s.deadline())
 	for got < n {
 		m, err := s.conn.Read(out[got:])
@@ -360,7 +372,7 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
 			s.rpos = 0
 		}
-		e := s.fill(dl, s.cfg.MaxReceive)
+		e := s.fill(L, dl, s.cfg.MaxReceive)
 		switch e {
 		case "":
 			continue
@@ -400,6 +412,12 @@ func sockReceive(L *lua.LState) int {
 	if top > 2 {
 		L.RaiseError("expecting 1 or 2 arguments (including the object), but got %d", top)
 	}
+	if !s.reading.CompareAndSwap(false, true) {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("socket busy reading"))
+		return 2
+	}
+	defer s.reading.Store(false)
 	s.consumed = true
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
@@ -493,7 +511,7 @@ func sockReceiveAny(L *lua.LState) int {
 			L.Push(lua.LString(""))
 			return 3
 		}
-		if e := s.fill(s.deadline(), len(s.rbuf)); e != "" {
+		if e := s.fill(L, s.deadline(), len(s.rbuf)); e != "" {
 			if e != "timeout" {
 				s.eofReported = true
 			}
@@ -524,20 +542,32 @@ func sockSend(L *lua.LState) int {
 		L.Push(lua.LString("closed"))
 		return 2
 	}
+	n, e := s.appendSend(L, top)
+	if e != "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(e))
+		return 2
+	}
+	L.Push(lua.LNumber(n))
+	return 1
+}
+
+// appendSend buffers send's arguments under the write lock; a bad
+// argument raises with the lock released by the deferred unlock.
+func (s *Socket) appendSend(L *lua.LState, top int) (int, string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	before := len(s.wbuf)
 	for i := 2; i <= top; i++ {
 		s.wbuf = appendSendValue(L, s.wbuf, L.Get(i), 0)
 	}
 	n := len(s.wbuf) - before
 	if len(s.wbuf) >= flushAt {
-		if e := s.Flush(); e != "" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(e))
-			return 2
+		if e := s.flushLocked(); e != "" {
+			return 0, e
 		}
 	}
-	L.Push(lua.LNumber(n))
-	return 1
+	return n, ""
 }
 
 // appendSendValue renders one send argument the way OpenResty's send does:
@@ -695,7 +725,7 @@ func sockPeek(L *lua.LState) int {
 			L.Push(lua.LString("closed"))
 			return 2
 		}
-		if e := s.fill(dl, max(n, len(s.rbuf))); e != "" {
+		if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(e))
 			return 2
@@ -808,7 +838,7 @@ func untilIter(L *lua.LState) int {
 			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
 			s.rpos = 0
 		}
-		if e := s.fill(dl, s.cfg.MaxReceive); e != "" {
+		if e := s.fill(L, dl, s.cfg.MaxReceive); e != "" {
 			if e == "too large" {
 				return s.failRead(L, "no memory", s.takeAll())
 			}

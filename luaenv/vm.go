@@ -35,6 +35,9 @@ type vm struct {
 
 	cosockMT  *lua.LTable
 	cosockets []*clientSocket
+	semaMT    *lua.LTable
+	threads   []*lightThread
+	started   chan struct{} // set while a spawner waits for this thread's first wait
 }
 
 // connState is what a vm knows about the connection it is serving.
@@ -163,6 +166,9 @@ func (v *vm) call(ctx context.Context, fn *lua.LFunction) error {
 	}
 	L.Push(fn)
 	err := L.PCall(0, 0, nil)
+	if len(v.threads) > 0 {
+		v.finishThreads(err != nil)
+	}
 	if err == nil {
 		return nil
 	}

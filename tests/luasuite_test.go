@@ -126,6 +126,7 @@ func startLuaServer(t *testing.T, entry luaenv.Entry, readTimeout time.Duration,
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
+		env.Stop(ctx)
 	})
 	return srv, srv.ListenAddr().String()
 }

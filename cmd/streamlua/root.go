@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		return &exitError{code: 2, msg: err.Error() + " (see '" + c.CommandPath() + " --help')"}
 	})
 	root.AddCommand(newServeCmd(), newCheckCmd(), newRunCmd(), newVersionCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

@@ -1,0 +1,726 @@
+package shdict
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// This file checks Dict against a deliberately naive reference model: a
+// slice ordered by recency, a boolean per entry for "flushed", and CAS
+// values predicted by counting modifications. Every result of every
+// operation is compared. The dict is large enough that nothing is evicted
+// (eviction has its own table tests), and has one shard so the LRU order,
+// which decides what the purge step frees, is global.
+
+type mEntry struct {
+	key     string
+	val     Value // scalar value
+	list    []Value
+	isList  bool
+	flags   uint32
+	exp     int64
+	cas     uint64
+	flushed bool
+}
+
+type model struct {
+	lru     []*mEntry // oldest first
+	now     int64
+	cas     uint64
+	flushAt int64
+}
+
+func (m *model) find(key string) (int, *mEntry) {
+	for i, e := range m.lru {
+		if e.key == key {
+			return i, e
+		}
+	}
+	return -1, nil
+}
+
+func (m *model) dead(e *mEntry) bool { return (e.exp != 0 && e.exp <= m.now) || e.flushed }
+
+func (m *model) begin() {
+	if m.flushAt != 0 && m.now >= m.flushAt {
+		m.flushAll()
+		if m.now > m.flushAt {
+			m.flushAt = 0
+		}
+	}
+}
+
+func (m *model) flushAll() {
+	for _, e := range m.lru {
+		e.flushed = true
+	}
+}
+
+func (m *model) purge() {
+	for n := 0; n < 2 && len(m.lru) > 0 && m.dead(m.lru[0]); n++ {
+		m.lru = m.lru[1:]
+	}
+}
+
+func (m *model) bump(key string) {
+	i, e := m.find(key)
+	m.lru = append(slices.Delete(m.lru, i, i+1), e)
+}
+
+func (m *model) remove(key string) {
+	i, _ := m.find(key)
+	m.lru = slices.Delete(m.lru, i, i+1)
+}
+
+func (m *model) modified(e *mEntry) {
+	m.cas++
+	e.cas = m.cas
+	e.flushed = false
+}
+
+func (m *model) expiry(ttl time.Duration) int64 {
+	switch {
+	case ttl == 0:
+		return 0
+	case ttl > 0:
+		if ttl < time.Millisecond {
+			return 0
+		}
+		return m.now + int64(ttl/time.Millisecond)
+	}
+	ms := int64(ttl / time.Millisecond)
+	if ms == 0 {
+		ms = -1
+	}
+	return max(m.now+ms, 1)
+}
+
+func (m *model) item(e *mEntry) Item {
+	it := Item{Value: e.val, Flags: e.flags, CAS: e.cas, ExpiresAt: e.exp}
+	if e.flushed {
+		it.ExpiresAt = 1
+	}
+	return it
+}
+
+func validKey(k string) error {
+	if k == "" {
+		return ErrEmptyKey
+	}
+	if len(k) > MaxKeyLen {
+		return ErrKeyTooLong
+	}
+	return nil
+}
+
+// The operations. Each returns what the corresponding Dict method returns,
+// flattened into a comparable string.
+
+func (m *model) get(k string, stale bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	if !stale {
+		m.purge()
+	}
+	_, e := m.find(k)
+	if e == nil || (!stale && m.dead(e)) {
+		return "miss"
+	}
+	m.bump(k)
+	if e.isList {
+		return res(ErrIsList)
+	}
+	if stale {
+		return fmt.Sprintf("%v stale=%v", m.item(e), m.dead(e))
+	}
+	return fmt.Sprint(m.item(e))
+}
+
+func (m *model) store(k string, v Value, ttl time.Duration, flags uint32, mode storeMode, cas uint64) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	if v.Kind < KindString || v.Kind > KindBoolean {
+		return res(ErrBadValue)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	live := e != nil && !m.dead(e)
+	switch {
+	case mode == modeAdd && live:
+		m.bump(k)
+		return res(ErrExists)
+	case (mode == modeReplace || mode == modeCAS) && !live:
+		return res(ErrNotFound)
+	case mode == modeCAS && e.cas != cas:
+		m.bump(k)
+		return res(ErrExists)
+	}
+	if e != nil {
+		m.remove(k)
+	}
+	e = &mEntry{key: k, val: v, flags: flags, exp: m.expiry(ttl)}
+	m.modified(e)
+	m.lru = append(m.lru, e)
+	return "ok"
+}
+
+func (m *model) del(k string) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil {
+		return "false"
+	}
+	m.remove(k)
+	return strconv.FormatBool(!m.dead(e))
+}
+
+func (m *model) incr(k string, step float64, hasInit bool, init float64, ttl time.Duration) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e != nil && !m.dead(e) {
+		if e.isList || e.val.Kind != KindNumber {
+			return res(ErrNotNumber)
+		}
+		e.val.Num += step
+		m.modified(e)
+		m.bump(k)
+		return fmt.Sprint(e.val.Num)
+	}
+	if !hasInit {
+		return res(ErrNotFound)
+	}
+	if e != nil {
+		m.remove(k)
+	}
+	e = &mEntry{key: k, val: Number(init + step), exp: m.expiry(ttl)}
+	m.modified(e)
+	m.lru = append(m.lru, e)
+	return fmt.Sprint(e.val.Num)
+}
+
+func (m *model) push(k string, v Value, front bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	if v.Kind != KindString && v.Kind != KindNumber {
+		return res(ErrBadValue)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e != nil && m.dead(e) {
+		m.remove(k)
+		e = nil
+	}
+	switch {
+	case e == nil:
+		e = &mEntry{key: k, isList: true}
+		m.lru = append(m.lru, e)
+	case !e.isList:
+		return res(ErrNotList)
+	default:
+		m.bump(k)
+	}
+	if front {
+		e.list = append([]Value{v}, e.list...)
+	} else {
+		e.list = append(e.list, v)
+	}
+	m.modified(e)
+	return strconv.Itoa(len(e.list))
+}
+
+func (m *model) pop(k string, front bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil || m.dead(e) {
+		return "miss"
+	}
+	if !e.isList {
+		return res(ErrNotList)
+	}
+	var v Value
+	if front {
+		v, e.list = e.list[0], e.list[1:]
+	} else {
+		v, e.list = e.list[len(e.list)-1], e.list[:len(e.list)-1]
+	}
+	if len(e.list) == 0 {
+		m.remove(k)
+	} else {
+		m.modified(e)
+		m.bump(k)
+	}
+	return fmt.Sprint(v)
+}
+
+func (m *model) llen(k string) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil || m.dead(e) {
+		return "0"
+	}
+	if !e.isList {
+		return res(ErrNotList)
+	}
+	m.bump(k)
+	return strconv.Itoa(len(e.list))
+}
+
+func (m *model) ttl(k string) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	_, e := m.find(k)
+	if e == nil {
+		return res(ErrNotFound)
+	}
+	exp := e.exp
+	if e.flushed {
+		exp = 1
+	}
+	if exp == 0 {
+		return "0s"
+	}
+	ms := exp - m.now
+	if ms == 0 {
+		ms = -1
+	}
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+func (m *model) expire(k string, ttl time.Duration) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	_, e := m.find(k)
+	if e == nil {
+		return res(ErrNotFound)
+	}
+	if e.flushed {
+		m.modified(e)
+	}
+	if ttl <= 0 {
+		e.exp = 0
+	} else {
+		e.exp = m.expiry(ttl)
+	}
+	return "ok"
+}
+
+func (m *model) flushExpired(max int) string {
+	m.begin()
+	n := 0
+	for i := 0; i < len(m.lru); {
+		if m.dead(m.lru[i]) && (max == 0 || n < max) {
+			m.lru = slices.Delete(m.lru, i, i+1)
+			n++
+			continue
+		}
+		i++
+	}
+	return strconv.Itoa(n)
+}
+
+func (m *model) keys(max int) string {
+	m.begin()
+	var out []string
+	for _, e := range m.lru {
+		if !m.dead(e) && (max == 0 || len(out) < max) {
+			out = append(out, e.key)
+		}
+	}
+	return fmt.Sprintf("%q", out)
+}
+
+func (m *model) pend(k, data string, front bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil || m.dead(e) {
+		return res(ErrNotFound)
+	}
+	if e.isList || e.val.Kind != KindString {
+		return res(ErrNotString)
+	}
+	m.bump(k)
+	if front {
+		e.val.Str = data + e.val.Str
+	} else {
+		e.val.Str += data
+	}
+	m.modified(e)
+	return "ok"
+}
+
+func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil || m.dead(e) {
+		return res(ErrNotFound)
+	}
+	if e.isList || e.val.Kind != KindString {
+		return res(ErrNotString)
+	}
+	digits := strings.Trim(e.val.Str, " ")
+	cur, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || len(digits) > 20 || strings.ContainsAny(digits, "+-") {
+		return res(ErrNotNumber)
+	}
+	switch {
+	case !decr:
+		cur += delta
+	case delta > cur:
+		cur = 0
+	default:
+		cur -= delta
+	}
+	s := strconv.FormatUint(cur, 10)
+	if len(s) < len(e.val.Str) {
+		s += strings.Repeat(" ", len(e.val.Str)-len(s))
+	}
+	e.val.Str = s
+	m.modified(e)
+	m.bump(k)
+	return strconv.FormatUint(cur, 10)
+}
+
+func (m *model) touch(k string, ttl time.Duration, get bool) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	if e == nil || m.dead(e) {
+		if get {
+			return "miss"
+		}
+		return res(ErrNotFound)
+	}
+	m.bump(k)
+	if get && e.isList {
+		return res(ErrIsList)
+	}
+	e.exp = m.expiry(ttl)
+	if get {
+		return fmt.Sprint(m.item(e))
+	}
+	return "ok"
+}
+
+func res(err error) string { return "err:" + err.Error() }
+
+// The same operations against a Dict, flattened the same way.
+
+func flat(err error, ok string) string {
+	if err != nil {
+		return res(err)
+	}
+	return ok
+}
+
+// fuzzOps drives a Dict and the model from a byte stream and reports the
+// first disagreement.
+type fuzzRun struct {
+	t   testing.TB
+	d   *Dict
+	clk *fakeClock
+	m   *model
+	in  []byte
+}
+
+func (r *fuzzRun) byte() byte {
+	if len(r.in) == 0 {
+		return 0
+	}
+	b := r.in[0]
+	r.in = r.in[1:]
+	return b
+}
+
+var (
+	fuzzKeys    = []string{"a", "b", "c", "d", "e", "", strings.Repeat("L", MaxKeyLen+1)}
+	fuzzStrings = []string{"", "0", "7", "99", "100", "abc", " 12 ", "18446744073709551615", "18446744073709551616", "1 2", "-3", "\x00\xff"}
+	fuzzNums    = []float64{0, 1, -1, 2.5, 1e300, math.Inf(-1)}
+	fuzzTTLs    = []time.Duration{0, 0, time.Millisecond, 500 * time.Microsecond, time.Second, 2 * time.Second, 1500 * time.Millisecond, -time.Second, -time.Nanosecond}
+	fuzzDeltas  = []uint64{0, 1, 2, 100, math.MaxUint64}
+)
+
+func pick[T any](r *fuzzRun, s []T) T { return s[int(r.byte())%len(s)] }
+
+func (r *fuzzRun) key() string {
+	// Empty and over-long keys are rare, so most operations hit real keys.
+	if b := r.byte(); b < 250 {
+		return fuzzKeys[int(b)%5]
+	} else {
+		return fuzzKeys[5+int(b)%2]
+	}
+}
+
+func (r *fuzzRun) value() Value {
+	switch r.byte() % 8 {
+	case 0, 1, 2, 3:
+		return String(pick(r, fuzzStrings))
+	case 4, 5:
+		return Number(pick(r, fuzzNums))
+	case 6:
+		return Bool(r.byte()%2 == 0)
+	}
+	return Value{Kind: Kind(r.byte() % 6)}
+}
+
+func (r *fuzzRun) step() (op, got, want string) {
+	d, m := r.d, r.m
+	switch code := r.byte() % 30; code {
+	case 0:
+		k := r.key()
+		it, ok, err := d.Get(k)
+		return "get " + k, flat(err, ifs(ok, fmt.Sprint(it), "miss")), m.get(k, false)
+	case 1:
+		k := r.key()
+		it, stale, ok, err := d.GetStale(k)
+		return "get_stale " + k, flat(err, ifs(ok, fmt.Sprintf("%v stale=%v", it, stale), "miss")), m.get(k, true)
+	case 2, 3, 4, 5, 6, 7:
+		k, v, ttl, flags := r.key(), r.value(), pick(r, fuzzTTLs), uint32(r.byte()%3)
+		modes := map[byte]storeMode{2: modeSet, 3: modeSet, 4: modeAdd, 5: modeAdd, 6: modeReplace, 7: modeCAS}
+		mode, safe := modes[code], code == 3 || code == 5
+		var cas uint64
+		if mode == modeCAS {
+			if _, e := m.find(k); e != nil {
+				cas = e.cas
+			}
+			cas += uint64(r.byte() % 2) // sometimes a wrong one
+		}
+		var forcible bool
+		var err error
+		switch {
+		case mode == modeCAS:
+			forcible, err = d.CompareAndSwap(k, v, ttl, flags, cas)
+		case mode == modeSet && safe:
+			forcible, err = d.SafeSet(k, v, ttl, flags)
+		case mode == modeSet:
+			forcible, err = d.Set(k, v, ttl, flags)
+		case mode == modeAdd && safe:
+			forcible, err = d.SafeAdd(k, v, ttl, flags)
+		case mode == modeAdd:
+			forcible, err = d.Add(k, v, ttl, flags)
+		default:
+			forcible, err = d.Replace(k, v, ttl, flags)
+		}
+		if forcible {
+			return "store", "forcible", "no eviction"
+		}
+		return fmt.Sprintf("store(%d,safe=%v) %s %v ttl=%v cas=%d", mode, safe, k, v, ttl, cas), flat(err, "ok"), m.store(k, v, ttl, flags, mode, cas)
+	case 8:
+		k := r.key()
+		ok, err := d.Delete(k)
+		return "delete " + k, flat(err, strconv.FormatBool(ok)), m.del(k)
+	case 9:
+		k, step := r.key(), pick(r, fuzzNums)
+		v, err := d.Incr(k, step)
+		return "incr " + k, flat(err, fmt.Sprint(v)), m.incr(k, step, false, 0, 0)
+	case 10:
+		k, step, init, ttl := r.key(), pick(r, fuzzNums), pick(r, fuzzNums), pick(r, fuzzTTLs)
+		v, forcible, err := d.IncrInit(k, step, init, ttl)
+		if forcible {
+			return "incr_init", "forcible", "no eviction"
+		}
+		return "incr_init " + k, flat(err, fmt.Sprint(v)), m.incr(k, step, true, init, ttl)
+	case 11, 12:
+		k, v := r.key(), r.value()
+		var n int
+		var err error
+		if code == 11 {
+			n, err = d.LPush(k, v)
+		} else {
+			n, err = d.RPush(k, v)
+		}
+		return fmt.Sprintf("push(%d) %s %v", code, k, v), flat(err, strconv.Itoa(n)), m.push(k, v, code == 11)
+	case 13, 14:
+		k := r.key()
+		var v Value
+		var ok bool
+		var err error
+		if code == 13 {
+			v, ok, err = d.LPop(k)
+		} else {
+			v, ok, err = d.RPop(k)
+		}
+		return "pop " + k, flat(err, ifs(ok, fmt.Sprint(v), "miss")), m.pop(k, code == 13)
+	case 15:
+		k := r.key()
+		n, err := d.LLen(k)
+		return "llen " + k, flat(err, strconv.Itoa(n)), m.llen(k)
+	case 16:
+		k := r.key()
+		ttl, err := d.TTL(k)
+		return "ttl " + k, flat(err, ttl.String()), m.ttl(k)
+	case 17:
+		k, ttl := r.key(), pick(r, fuzzTTLs)
+		return "expire " + k, flat(d.Expire(k, ttl), "ok"), m.expire(k, ttl)
+	case 18:
+		d.FlushAll()
+		m.flushAt = 0
+		m.flushAll()
+		return "flush_all", "", ""
+	case 19:
+		max := int(r.byte() % 3)
+		return "flush_expired", strconv.Itoa(d.FlushExpired(max)), m.flushExpired(max)
+	case 20:
+		max := int(r.byte() % 4)
+		return "keys", fmt.Sprintf("%q", d.Keys(max)), m.keys(max)
+	case 21, 22:
+		k, data := r.key(), pick(r, fuzzStrings)
+		var forcible bool
+		var err error
+		if code == 21 {
+			forcible, err = d.Append(k, data)
+		} else {
+			forcible, err = d.Prepend(k, data)
+		}
+		if forcible {
+			return "pend", "forcible", "no eviction"
+		}
+		return "pend " + k, flat(err, "ok"), m.pend(k, data, code == 22)
+	case 23:
+		k, delta, decr := r.key(), pick(r, fuzzDeltas), r.byte()%2 == 0
+		v, err := d.IncrDecimal(k, delta, decr)
+		return fmt.Sprintf("incr_decimal %s %d %v", k, delta, decr), flat(err, strconv.FormatUint(v, 10)), m.incrDecimal(k, delta, decr)
+	case 24:
+		k, ttl := r.key(), pick(r, fuzzTTLs)
+		return "touch " + k, flat(d.Touch(k, ttl), "ok"), m.touch(k, ttl, false)
+	case 25:
+		k, ttl := r.key(), pick(r, fuzzTTLs)
+		it, ok, err := d.GetAndTouch(k, ttl)
+		return "gat " + k, flat(err, ifs(ok, fmt.Sprint(it), "miss")), m.touch(k, ttl, true)
+	case 26:
+		delay := pick(r, []time.Duration{0, time.Millisecond, time.Second, 3 * time.Second})
+		d.FlushAllAfter(delay)
+		if delay < time.Millisecond {
+			m.flushAt = 0
+			m.flushAll()
+		} else {
+			m.begin()
+			m.flushAt = m.now + delay.Milliseconds()
+		}
+		return "flush_all_after", "", ""
+	case 27, 28:
+		dur := pick(r, []time.Duration{0, time.Millisecond, 500 * time.Millisecond, time.Second, 3 * time.Second})
+		r.clk.advance(dur)
+		m.now += dur.Milliseconds()
+		return "advance", "", ""
+	default:
+		return "stats", fmt.Sprint(d.Stats().Items), fmt.Sprint(len(m.lru))
+	}
+}
+
+func ifs(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}
+
+// runModel executes ops from in and fails on the first divergence.
+// It returns, per operation name, how many results were neither errors nor
+// misses, so callers can check the sequences exercised something.
+func runModel(t testing.TB, in []byte, maxOps int) map[string]int {
+	clk := newClock()
+	d, err := New("fuzz", 64<<20, Options{Shards: 1, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fuzzRun{t: t, d: d, clk: clk, m: &model{now: clk.now()}, in: in}
+	var trail []string
+	hits := map[string]int{}
+	for n := 0; len(r.in) > 0 && n < maxOps; n++ {
+		op, got, want := r.step()
+		trail = append(trail, op)
+		if got != want {
+			t.Fatalf("op %d %s: dict %q, model %q\nhistory:\n%s", n, op, got, want, strings.Join(trail, "\n"))
+		}
+		if err := d.verify(); err != nil {
+			t.Fatalf("after op %d %s: %v", n, op, err)
+		}
+		if !strings.HasPrefix(got, "err:") && got != "miss" {
+			hits[strings.Fields(op)[0]]++
+		}
+	}
+	return hits
+}
+
+// FuzzDict runs random operation sequences against the reference model.
+func FuzzDict(f *testing.F) {
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{2, 0, 0, 1, 4, 0, 16, 0, 27, 3, 1, 0, 0, 16, 0})
+	f.Add([]byte{11, 1, 0, 0, 12, 1, 4, 1, 13, 1, 14, 1, 15, 1, 0, 1})
+	f.Add([]byte{2, 2, 0, 4, 0, 0, 18, 1, 2, 0, 17, 2, 0, 1, 2, 20, 0, 19, 0})
+	f.Add([]byte{26, 2, 2, 0, 0, 0, 0, 0, 27, 3, 2, 1, 0, 0, 0, 0, 0, 0, 2, 27, 1, 0, 0})
+	f.Add([]byte{2, 3, 0, 4, 0, 0, 0, 23, 3, 1, 1, 23, 3, 4, 0, 21, 3, 5, 22, 3, 2, 25, 3, 4})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		runModel(t, in, 2000)
+	})
+}
+
+// TestModelRandom runs a fixed set of pseudo-random sequences through the
+// model so the comparison is exercised by a plain go test.
+func TestModelRandom(t *testing.T) {
+	total := map[string]int{}
+	for seed := range uint64(300) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 42))
+			in := make([]byte, 2000)
+			for i := range in {
+				in[i] = byte(rng.UintN(256))
+			}
+			for op, n := range runModel(t, in, 400) {
+				total[op] += n
+			}
+		})
+	}
+	// Every operation must have succeeded somewhere, or the comparison
+	// proves little.
+	for _, op := range []string{"get", "get_stale", "store(0,safe=false)", "store(0,safe=true)", "store(1,safe=false)",
+		"store(2,safe=false)", "store(3,safe=false)", "delete", "incr", "incr_init", "push(11)", "push(12)", "pop", "llen",
+		"ttl", "expire", "flush_expired", "keys", "pend", "incr_decimal", "touch", "gat", "stats"} {
+		if total[op] == 0 {
+			t.Errorf("no successful %s in any sequence", op)
+		}
+	}
+}
