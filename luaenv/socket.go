@@ -7,8 +7,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -456,33 +454,8 @@ func (s *Socket) receiveCount(L *lua.LState, f float64) int {
 }
 
 // parseNumber accepts what Lua's number coercion accepts for pattern and
-// size arguments that arrive as strings from the wire: decimal and hex
-// numbers with optional surrounding space, not "inf" or "nan".
-func parseNumber(str string) (float64, bool) {
-	t := strings.TrimSpace(str)
-	if t == "" {
-		return 0, false
-	}
-	u := strings.TrimLeft(t, "+-")
-	if u == "" || !(u[0] >= '0' && u[0] <= '9' || u[0] == '.') {
-		return 0, false
-	}
-	if len(u) > 2 && u[0] == '0' && (u[1] == 'x' || u[1] == 'X') {
-		n, err := strconv.ParseUint(u[2:], 16, 64)
-		if err != nil {
-			return 0, false
-		}
-		if t[0] == '-' {
-			return -float64(n), true
-		}
-		return float64(n), true
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, false
-	}
-	return f, true
-}
+// size arguments that arrive as strings from the wire.
+func parseNumber(str string) (float64, bool) { return ljcompat.ParseNumber(str) }
 
 func sockReceiveAny(L *lua.LState) int {
 	s := checkSocket(L)

@@ -76,7 +76,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "streamlua ") {
 		t.Fatalf("version: code %d, out %q", code, out)
 	}
-	for _, cmd := range [][]string{{"--help"}, {"serve", "--help"}, {"check", "--help"}, {"run", "--help"}, {"version", "--help"}} {
+	for _, cmd := range [][]string{{"--help"}, {"serve", "--help"}, {"check", "--help"}, {"run", "--help"}, {"version", "--help"}, {"bench", "--help"}} {
 		out, _, code := runCLI(t, cmd...)
 		if code != 0 || !strings.Contains(out, "Usage:") {
 			t.Fatalf("%v: code %d, out %q", cmd, code, out)

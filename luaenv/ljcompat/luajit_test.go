@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,7 +18,10 @@ func luajitPath(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("luajit")
 	if err != nil {
-		t.Skip("luajit not installed; differential tests skipped")
+		if os.Getenv("CI") != "" {
+			t.Fatal("luajit is not installed; .ci/run must install it")
+		}
+		t.Skip("luajit not installed; differential tests skipped (set CI=1 to fail instead)")
 	}
 	return p
 }
