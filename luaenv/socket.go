@@ -48,6 +48,10 @@ type Socket struct {
 	served      int  // reads served without blocking, for fairness
 
 	received, sent int64
+
+	observe  func(server string, d time.Duration) // Config.ObserveRequest
+	server   string
+	lastData time.Time // when a receive last returned data, for observe
 }
 
 const (
@@ -389,6 +393,17 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 	}
 }
 
+// observeRequest reports the time since the previous receive returned data:
+// how long the handler took to process that request.
+func (s *Socket) observeRequest() {
+	if !s.lastData.IsZero() {
+		s.observe(s.server, time.Since(s.lastData))
+		s.lastData = time.Time{}
+	}
+}
+
+func (s *Socket) markData() { s.lastData = time.Now() }
+
 // Lua methods ---------------------------------------------------------------
 
 func checkSocket(L *lua.LState) *Socket {
@@ -416,6 +431,10 @@ func sockReceive(L *lua.LState) int {
 		return 2
 	}
 	defer s.reading.Store(false)
+	if s.observe != nil {
+		s.observeRequest()
+		defer s.markData()
+	}
 	s.consumed = true
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
@@ -459,6 +478,10 @@ func parseNumber(str string) (float64, bool) { return ljcompat.ParseNumber(str) 
 
 func sockReceiveAny(L *lua.LState) int {
 	s := checkSocket(L)
+	if s.observe != nil {
+		s.observeRequest()
+		defer s.markData()
+	}
 	if L.GetTop() != 2 {
 		L.RaiseError("expecting 2 arguments (including the object), but got %d", L.GetTop())
 	}

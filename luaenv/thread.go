@@ -116,7 +116,7 @@ func (e *Env) runThread(th *lightThread, tp *transplant, conn *connState, ctx co
 	if err := L.PCall(len(args), lua.MultRet, nil); err != nil {
 		th.errMsg = luaErrText(err)
 		if ctx.Err() == nil {
-			e.luaErrors.Add(1)
+			e.countError(th.errMsg)
 			e.log.Error("lua thread failed", "error", th.errMsg)
 		}
 		return

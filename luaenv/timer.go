@@ -162,7 +162,7 @@ func (e *Env) runEvery(tp *transplant, d time.Duration) {
 			v.L.Push(a)
 		}
 		if err := v.L.PCall(len(args), 0, nil); err != nil {
-			e.luaErrors.Add(1)
+			e.countError(luaErrText(err))
 			e.log.Error("lua timer failed", "error", luaErrText(err))
 		}
 		v.L.SetTop(0)
@@ -186,7 +186,7 @@ func (e *Env) callTransplant(v *vm, tp *transplant, premature bool) {
 		v.L.Push(a)
 	}
 	if err := v.L.PCall(len(args), 0, nil); err != nil {
-		e.luaErrors.Add(1)
+		e.countError(luaErrText(err))
 		e.log.Error("lua timer failed", "error", luaErrText(err))
 	}
 }

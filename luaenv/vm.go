@@ -200,6 +200,7 @@ func (e *ScriptError) Error() string { return e.Message }
 func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) error {
 	v := e.get()
 	sock := newSocket(c, &e.cfg.Socket, ctx.Done())
+	sock.observe, sock.server = e.cfg.ObserveRequest, server
 	cs := &connState{sock: sock, serial: e.serial.Add(1), start: time.Now(), server: server}
 	v.conn = cs
 	v.L.SetField(v.ngx, "ctx", v.L.NewTable())
@@ -214,11 +215,14 @@ func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) e
 	if err != nil {
 		// Logged before the close so that whoever sees the connection end
 		// can already find the reason in the log.
-		e.luaErrors.Add(1)
+		e.countError(err.Error())
 		e.log.Error("lua handler failed; closing connection", "server", server, "client", c.RemoteAddr().String(), "error", err.Error())
 	}
 	sock.finish()
 	e.put(v)
+	if e.cfg.ObserveConnection != nil {
+		e.cfg.ObserveConnection(server, time.Since(cs.start))
+	}
 	return err
 }
 
