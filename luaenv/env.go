@@ -313,16 +313,20 @@ func (e *Env) put(v *vm) {
 	v.L.Close()
 }
 
-// RunInit runs a file once with the dictionaries available and no socket,
-// like init_by_lua_file.
-func (e *Env) RunInit(ctx context.Context, file string) error {
+// RunInit runs a file once with the dictionaries available and no socket.
+// phase is "init" (init_by_lua_file) or "init_worker"
+// (init_worker_by_lua_file, the usual place to start ngx.timer.every).
+// Upstream, init code runs before the workers fork and they inherit its
+// module state; here its modules stay loaded only in the state it ran on,
+// so share data through ngx.shared.
+func (e *Env) RunInit(ctx context.Context, file, phase string) error {
 	v := e.get()
 	defer e.put(v)
 	proto, err := v.gen.File(file)
 	if err != nil {
 		return err
 	}
-	v.phase = "init"
+	v.phase = phase
 	return v.call(ctx, v.L.NewFunctionFromProto(proto))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -112,8 +113,13 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
-			if err := env.Run(context.Background(), proto, args, os.Stdout); err != nil {
-				return &exitError{code: 1, msg: err.Error()}
+			runErr := env.Run(context.Background(), proto, args, os.Stdout)
+			// Like resty at exit: pending timers run now with premature = true.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			env.Stop(ctx)
+			if runErr != nil {
+				return &exitError{code: 1, msg: runErr.Error()}
 			}
 			return nil
 		},

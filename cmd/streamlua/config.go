@@ -17,6 +17,7 @@ type fileConfig struct {
 	PackagePath    string            `json:"package_path"`
 	Dicts          map[string]string `json:"dicts"`
 	Init           string            `json:"init"`
+	InitWorker     string            `json:"init_worker"`
 	Servers        []serverConfig    `json:"servers"`
 	MaxConns       int               `json:"max_conns"`
 	ReadTimeout    duration          `json:"read_timeout"`

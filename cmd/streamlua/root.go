@@ -68,6 +68,7 @@ type serveOptions struct {
 	handler     string
 	content     string
 	init        string
+	initWorker  string
 	maxConns    int
 	readTimeout time.Duration
 	sendTimeout time.Duration
@@ -109,6 +110,7 @@ scripts without dropping connections; SIGINT/SIGTERM stop gracefully.`,
 	f.StringVar(&o.handler, "handler", "", "module whose run() handles each connection (default "+defaultHandler+")")
 	f.StringVar(&o.content, "content", "", "Lua file run for each connection (like content_by_lua_file)")
 	f.StringVar(&o.init, "init", "", "Lua file run once at start with the dictionaries available (like init_by_lua_file)")
+	f.StringVar(&o.initWorker, "init-worker", "", "Lua file run once after init, e.g. to start timers (like init_worker_by_lua_file)")
 	f.IntVar(&o.maxConns, "max-conns", 1024, "maximum concurrent connections per listener")
 	f.DurationVar(&o.readTimeout, "read-timeout", 60*time.Second, "default socket read (idle) timeout")
 	f.DurationVar(&o.sendTimeout, "send-timeout", 60*time.Second, "default socket send timeout")
@@ -147,11 +149,12 @@ type serverSpec struct {
 
 // plan is the resolved serve configuration.
 type plan struct {
-	dicts    map[string]int64
-	order    []string
-	servers  []serverSpec
-	init     string
-	settings map[string]string
+	dicts      map[string]int64
+	order      []string
+	servers    []serverSpec
+	init       string
+	initWorker string
+	settings   map[string]string
 }
 
 func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
@@ -186,6 +189,9 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		}
 		if !changed("init") {
 			o.init = fc.Init
+		}
+		if !changed("init-worker") {
+			o.initWorker = fc.InitWorker
 		}
 		if !changed("max-conns") && fc.MaxConns > 0 {
 			o.maxConns = fc.MaxConns
@@ -250,6 +256,7 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		}
 	}
 	p.init = o.init
+	p.initWorker = o.initWorker
 	return p, nil
 }
 
@@ -326,8 +333,13 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if p.init != "" {
-		if err := env.RunInit(ctx, p.init); err != nil {
+		if err := env.RunInit(ctx, p.init, "init"); err != nil {
 			return fmt.Errorf("init %s: %v", p.init, err)
+		}
+	}
+	if p.initWorker != "" {
+		if err := env.RunInit(ctx, p.initWorker, "init_worker"); err != nil {
+			return fmt.Errorf("init-worker %s: %v", p.initWorker, err)
 		}
 	}
 	errc := make(chan error, len(servers))
@@ -373,5 +385,7 @@ loop:
 	for _, s := range servers {
 		s.Shutdown(sctx)
 	}
+	// Pending timers now run with premature = true, as at nginx exit.
+	env.Stop(sctx)
 	return serveErr
 }

@@ -1,0 +1,1 @@
+return require "nginx.memcached" -- alias: Debian installs lua-resty-memcached as nginx.memcached
