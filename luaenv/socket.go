@@ -854,4 +854,7 @@ var socketMethods = map[string]lua.LGFunction{
 	"settimeouts":  sockSetTimeouts,
 	"shutdown":     sockShutdown,
 	"peek":         sockPeek,
+	// streamlua extensions for line protocols (command.go).
+	"receive_command": sockReceiveCommand,
+	"receive_block":   sockReceiveBlock,
 }

@@ -269,6 +269,7 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
+	startProfiling(log)
 	maxLine, err := parseSize(o.maxLine)
 	if err != nil {
 		return fmt.Errorf("--max-line: %v", err)

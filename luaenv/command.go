@@ -1,0 +1,173 @@
+package luaenv
+
+import (
+	"bytes"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Extensions for line protocols (streamlua's own, not OpenResty's). A
+// memcached-style server spends most of its Lua time finding the end of
+// the command line and splitting it into words; these do that in Go and
+// leave every decision to the script.
+
+// sockReceiveCommand implements n, err, info = sock:receive_command(t, max).
+//
+// It reads the next line (up to "\n", dropping one "\r" before it and
+// anything from a NUL byte on, as memcached does), splits it on runs of
+// spaces into t[1..n], sets t[n+1] = nil and returns n (0 for a blank
+// line). max bounds the buffered bytes without a newline (default: the
+// socket's line limit); past it the call returns nil, "line too long",
+// <first word of the pending input> and consumes nothing, so the script
+// can allow some commands longer lines by calling again with a larger max.
+// A timeout returns nil, "timeout" and keeps the partial line buffered;
+// EOF returns nil, "closed", <partial line>.
+func sockReceiveCommand(L *lua.LState) int {
+	s := checkSocket(L)
+	t := L.CheckTable(2)
+	max := s.cfg.MaxLine
+	if L.GetTop() >= 3 {
+		max = L.CheckInt(3)
+		if max < 1 {
+			L.ArgError(3, "bad max argument")
+		}
+	}
+	if !s.reading.CompareAndSwap(false, true) {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("socket busy reading"))
+		return 2
+	}
+	defer s.reading.Store(false)
+	if s.observe != nil {
+		s.observeRequest()
+		defer s.markData()
+	}
+	s.consumed = true
+	if s.readClosed && s.eofReported {
+		return s.closedResult(L)
+	}
+	scan := 0
+	var dl time.Time
+	for {
+		buf := s.buffered()
+		if i := bytes.IndexByte(buf[scan:], '\n'); i >= 0 {
+			i += scan
+			line := buf[:i]
+			s.rpos += i + 1
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			if z := bytes.IndexByte(line, 0); z >= 0 {
+				line = line[:z]
+			}
+			n := splitWords(t, line)
+			s.tick()
+			L.Push(lua.LNumber(n))
+			return 1
+		}
+		scan = len(buf)
+		if len(buf) > max {
+			w := buf
+			if sp := bytes.IndexByte(w, ' '); sp >= 0 {
+				w = w[:sp]
+			}
+			if len(w) > 16 {
+				w = w[:16]
+			}
+			L.Push(lua.LNil)
+			L.Push(lua.LString("line too long"))
+			L.Push(lua.LString(w))
+			return 3
+		}
+		if s.readClosed {
+			return s.failRead(L, "closed", s.takeAll())
+		}
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if e := s.fill(L, dl, max+1); e != "" {
+			if e == "too large" {
+				continue
+			}
+			if e == "timeout" {
+				L.Push(lua.LNil)
+				L.Push(lua.LString("timeout"))
+				return 2
+			}
+			return s.failRead(L, e, s.takeAll())
+		}
+	}
+}
+
+// splitWords stores the space-separated words of line in t[1..n] and
+// clears the entries after them that a longer previous line left.
+func splitWords(t *lua.LTable, line []byte) int {
+	n := 0
+	for i := 0; i < len(line); {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		n++
+		t.RawSetInt(n, lua.LString(line[i:j]))
+		i = j
+	}
+	for k := n + 1; t.RawGetInt(k) != lua.LNil; k++ {
+		t.RawSetInt(k, lua.LNil)
+	}
+	return n
+}
+
+// sockReceiveBlock implements data, err, partial = sock:receive_block(n):
+// it reads a data block of n bytes and the "\r\n" after it, and returns the
+// n bytes; if the two bytes after the data are not "\r\n" it returns nil,
+// "bad data chunk" (all n+2 bytes consumed). It saves the script the copy
+// and comparison of receive(n + 2).
+func sockReceiveBlock(L *lua.LState) int {
+	s := checkSocket(L)
+	n := L.CheckInt(2)
+	if n < 0 {
+		L.ArgError(2, "bad size argument")
+	}
+	if !s.reading.CompareAndSwap(false, true) {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("socket busy reading"))
+		return 2
+	}
+	defer s.reading.Store(false)
+	s.consumed = true
+	if s.readClosed && s.eofReported {
+		return s.closedResult(L)
+	}
+	if s.rend-s.rpos >= n+2 {
+		b := s.rbuf[s.rpos : s.rpos+n+2]
+		s.rpos += n + 2
+		if b[n] != '\r' || b[n+1] != '\n' {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("bad data chunk"))
+			return 2
+		}
+		L.Push(lua.LString(b[:n]))
+		return 1
+	}
+	top := s.receiveSize(L, n+2)
+	if top != 1 {
+		return top
+	}
+	data := string(L.Get(-1).(lua.LString))
+	L.Pop(1)
+	if data[n] != '\r' || data[n+1] != '\n' {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("bad data chunk"))
+		return 2
+	}
+	L.Push(lua.LString(data[:n]))
+	return 1
+}
