@@ -61,7 +61,7 @@ func sockReceiveCommand(L *lua.LState) int {
 			if z := bytes.IndexByte(line, 0); z >= 0 {
 				line = line[:z]
 			}
-			n := splitWords(t, line)
+			n := s.vm.splitWords(t, line)
 			s.tick()
 			L.Push(lua.LNumber(n))
 			return 1
@@ -100,9 +100,44 @@ func sockReceiveCommand(L *lua.LState) int {
 	}
 }
 
+// wordCacheMax bounds a state's cache of boxed words.
+const wordCacheMax = 1024
+
+// word returns the Lua string for a token. Command names and short
+// numbers (flags, exptimes, sizes) recur on nearly every line, so they are
+// kept boxed per state; other words (keys) are allocated.
+func (v *vm) word(b []byte, first bool) lua.LValue {
+	if first || isShortNumber(b) {
+		if w, ok := v.words[string(b)]; ok {
+			return w
+		}
+		w := lua.LValue(lua.LString(b))
+		if len(v.words) < wordCacheMax {
+			if v.words == nil {
+				v.words = make(map[string]lua.LValue)
+			}
+			v.words[string(b)] = w
+		}
+		return w
+	}
+	return lua.LString(b)
+}
+
+func isShortNumber(b []byte) bool {
+	if len(b) > 6 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // splitWords stores the space-separated words of line in t[1..n] and
 // clears the entries after them that a longer previous line left.
-func splitWords(t *lua.LTable, line []byte) int {
+func (v *vm) splitWords(t *lua.LTable, line []byte) int {
 	n := 0
 	for i := 0; i < len(line); {
 		for i < len(line) && line[i] == ' ' {
@@ -116,7 +151,7 @@ func splitWords(t *lua.LTable, line []byte) int {
 			j++
 		}
 		n++
-		t.RawSetInt(n, lua.LString(line[i:j]))
+		t.RawSetInt(n, v.word(line[i:j], n == 1))
 		i = j
 	}
 	for k := n + 1; t.RawGetInt(k) != lua.LNil; k++ {

@@ -37,7 +37,8 @@ type vm struct {
 	cosockets []*clientSocket
 	semaMT    *lua.LTable
 	threads   []*lightThread
-	started   chan struct{} // set while a spawner waits for this thread's first wait
+	started   chan struct{}         // set while a spawner waits for this thread's first wait
+	words     map[string]lua.LValue // boxed command words, see command.go
 }
 
 // connState is what a vm knows about the connection it is serving.
