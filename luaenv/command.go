@@ -19,8 +19,9 @@ import (
 // spaces into t[1..n], sets t[n+1] = nil and returns n (0 for a blank
 // line). max bounds the buffered bytes without a newline (default: the
 // socket's line limit); past it the call returns nil, "line too long",
-// <first word of the pending input> and consumes nothing, so the script
-// can allow some commands longer lines by calling again with a larger max.
+// <first word of the pending input (at most 16 bytes)>, <number of spaces
+// before it> and consumes nothing, so the script can allow some commands
+// longer lines by calling again with a larger max.
 // A timeout returns nil, "timeout" and keeps the partial line buffered;
 // EOF returns nil, "closed", <partial line>.
 func sockReceiveCommand(L *lua.LState) int {
@@ -68,7 +69,11 @@ func sockReceiveCommand(L *lua.LState) int {
 		}
 		scan = len(buf)
 		if len(buf) > max {
-			w := buf
+			lead := 0
+			for lead < len(buf) && buf[lead] == ' ' {
+				lead++
+			}
+			w := buf[lead:]
 			if sp := bytes.IndexByte(w, ' '); sp >= 0 {
 				w = w[:sp]
 			}
@@ -78,7 +83,8 @@ func sockReceiveCommand(L *lua.LState) int {
 			L.Push(lua.LNil)
 			L.Push(lua.LString("line too long"))
 			L.Push(lua.LString(w))
-			return 3
+			L.Push(lua.LNumber(lead))
+			return 4
 		}
 		if s.readClosed {
 			return s.failRead(L, "closed", s.takeAll())
@@ -160,11 +166,13 @@ func (v *vm) splitWords(t *lua.LTable, line []byte) int {
 	return n
 }
 
-// sockReceiveBlock implements data, err, partial = sock:receive_block(n):
-// it reads a data block of n bytes and the "\r\n" after it, and returns the
-// n bytes; if the two bytes after the data are not "\r\n" it returns nil,
-// "bad data chunk" (all n+2 bytes consumed). It saves the script the copy
-// and comparison of receive(n + 2).
+// sockReceiveBlock implements data, err = sock:receive_block(n): it reads
+// a data block of n bytes and the "\r\n" after it, and returns the n
+// bytes; if the two bytes after the data are not "\r\n" it returns nil,
+// "bad data chunk" (all n+2 bytes consumed). A timeout returns nil,
+// "timeout" and, for blocks that fit the connection's buffer (64 KiB or
+// more), consumes nothing, so the script may simply call again; larger
+// blocks are read straight into the result and a timeout loses them.
 func sockReceiveBlock(L *lua.LState) int {
 	s := checkSocket(L)
 	n := L.CheckInt(2)
@@ -181,28 +189,53 @@ func sockReceiveBlock(L *lua.LState) int {
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}
-	if s.rend-s.rpos >= n+2 {
-		b := s.rbuf[s.rpos : s.rpos+n+2]
-		s.rpos += n + 2
-		if b[n] != '\r' || b[n+1] != '\n' {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("bad data chunk"))
-			return 2
+	need := n + 2
+	if need > max(len(s.rbuf), 64<<10) {
+		if top := s.receiveSize(L, need); top != 1 {
+			return top
 		}
-		L.Push(lua.LString(b[:n]))
-		return 1
+		data := string(L.Get(-1).(lua.LString))
+		L.Pop(1)
+		return pushBlock(L, data[:n], data[n:])
 	}
-	top := s.receiveSize(L, n+2)
-	if top != 1 {
-		return top
+	var dl time.Time
+	for s.rend-s.rpos < need {
+		if s.readClosed {
+			return s.failRead(L, "closed", s.takeAll())
+		}
+		if s.rpos > 0 && len(s.rbuf)-s.rpos < need {
+			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+			s.rpos = 0
+		}
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if e := s.fill(L, dl, max(need, len(s.rbuf))); e != "" {
+			if e == "timeout" {
+				L.Push(lua.LNil)
+				L.Push(lua.LString("timeout"))
+				return 2
+			}
+			return s.failRead(L, e, s.takeAll())
+		}
 	}
-	data := string(L.Get(-1).(lua.LString))
-	L.Pop(1)
-	if data[n] != '\r' || data[n+1] != '\n' {
+	b := s.rbuf[s.rpos : s.rpos+need]
+	s.rpos += need
+	if b[n] != '\r' || b[n+1] != '\n' {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("bad data chunk"))
 		return 2
 	}
-	L.Push(lua.LString(data[:n]))
+	L.Push(lua.LString(b[:n]))
+	return 1
+}
+
+func pushBlock(L *lua.LState, data, term string) int {
+	if term != "\r\n" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("bad data chunk"))
+		return 2
+	}
+	L.Push(lua.LString(data))
 	return 1
 }

@@ -1,1 +1,236 @@
-local _M = {} return _M
+-- resty.memcached.server: a memcached-compatible server for streamlua (and
+-- OpenResty's stream subsystem), speaking memcached 1.6's text and meta
+-- protocols over a shared dictionary.
+--
+--     streamlua serve                       -- runs require(this).run()
+--
+-- How a connection flows:
+--
+--  1. run() takes the raw downstream socket and loops on
+--     sock:receive_command, which takes the next line up to "\n" (dropping
+--     one "\r" before it, cutting at a NUL, as memcached does) and splits
+--     it on spaces into a reused token table, in Go.
+--  2. The first token names the command; the server's command table maps
+--     it to a handler(c, tok, n). Storage handlers then take their data
+--     block from the same buffer and the socket (resty.memcached.conn).
+--  3. Handlers make one call into the shared dictionary, which is atomic in
+--     Go, and reply with sock:send; the host writes replies only when the
+--     next read would block, so a pipelined batch leaves in one write.
+--  4. A handler returns CLOSE to end the connection (quit, a client that
+--     sent an HTTP request line, a failed read). A Lua error inside a
+--     handler is logged with its file:line and the client gets a
+--     SERVER_ERROR line before the connection closes.
+--
+-- Extending it without touching the bundled files: a user module makes
+-- its own server with new(), registers or wraps commands, and exposes
+-- run; see examples/memcached/README.md.
+
+local proto = require "resty.memcached.proto"
+local conn = require "resty.memcached.conn"
+local stats = require "resty.memcached.stats"
+local text = require "resty.memcached.text"
+local meta = require "resty.memcached.meta"
+
+local find, sub, byte = string.find, string.sub, string.byte
+local setmetatable, pairs, pcall, tostring, type = setmetatable, pairs, pcall, tostring, type
+local ngx = ngx
+
+local CLOSE = text.CLOSE
+local inc = stats.add
+local C_READ = stats.counters.bytes_read
+
+local _M = {
+    _VERSION = "0.1.0",
+    -- CLOSE is what a handler returns to close the connection.
+    CLOSE = CLOSE,
+    -- KEY_MAX is the longest key memcached accepts.
+    KEY_MAX = proto.KEY_MAX,
+    -- Helpers for handlers written outside this package.
+    read_block = conn.read_block,
+    skip = conn.skip,
+    parse_u32 = proto.parse_u32,
+    parse_i32 = proto.parse_i32,
+    parse_u64 = proto.parse_u64,
+    ttl_of = text.ttl_of,
+}
+
+-- BUILTIN is the command table every new server starts from.
+local BUILTIN = {}
+for _, name in ipairs({
+    "get", "bget", "gets", "gat", "gats", "set", "add", "replace", "append",
+    "prepend", "cas", "incr", "decr", "touch", "delete", "flush_all",
+    "verbosity", "version", "quit", "shutdown", "stats",
+}) do
+    BUILTIN[name] = text[name]
+end
+for _, name in ipairs({ "mg", "ms", "md", "ma", "mn", "me" }) do
+    BUILTIN[name] = meta[name]
+end
+
+-- builtin returns the bundled handler for a command name (or nil), so a
+-- user module can wrap it.
+function _M.builtin(name)
+    return BUILTIN[name]
+end
+
+-- The largest unparsed line kept while waiting for its "\n". memcached
+-- closes a connection after 2048 bytes without a newline unless the line
+-- is a get/gets (long multi-gets); those it lets grow, and so do we, up to
+-- this cap (memcached's only limit is memory).
+local DEFAULT_MAX_LINE = 4 * 1024 * 1024
+
+local Server = {}
+Server.__index = Server
+
+local function number_setting(name)
+    local v = stats.setting(name)
+    return v and tonumber(v) or nil
+end
+
+-- new makes a server with its own command table, so that a module adding
+-- or replacing commands does not change the bundled server that other
+-- handlers in the same Lua state may run. opts (all optional):
+--   dict          shared dictionary name (default "memcached", or the
+--                 memcached.dict setting)
+--   idle_timeout  seconds of client silence before closing (default 0,
+--                 never, as memcached; or the memcached.idle_timeout
+--                 setting)
+--   max_line      longest multi-get line accepted, in bytes
+function _M.new(opts)
+    opts = opts or {}
+    local cmds = {}
+    for k, v in pairs(BUILTIN) do
+        cmds[k] = v
+    end
+    local self = {
+        cmds = cmds,
+        unknown = text.unknown,
+        dict_name = opts.dict or stats.setting("memcached.dict") or "memcached",
+        idle_timeout = opts.idle_timeout or number_setting("memcached.idle_timeout") or 0,
+        max_line = opts.max_line or number_setting("memcached.max_line") or DEFAULT_MAX_LINE,
+    }
+    return setmetatable(self, Server)
+end
+
+-- register adds or replaces the handler for a command name. A handler is
+-- called as handler(c, tok, n) where
+--   c      the connection: c.sock (the socket), c.send (its send method,
+--          call as c.send(c.sock, ...)), c.dict (the shared dictionary),
+--          c.server (this server); read data blocks with
+--          server.read_block(c, len), discard them with server.skip(c, n)
+--   tok    the line's tokens, tok[1] the command name; the table is reused
+--          for the next line, so copy what you keep
+--   n      the number of tokens
+-- and returns nothing, or server.CLOSE to close the connection. Passing
+-- nil as the handler removes the command.
+function Server:register(name, handler)
+    if type(name) ~= "string" or #name < 2 or find(name, " ", 1, true) then
+        error("resty.memcached: bad command name " .. tostring(name), 2)
+    end
+    if handler ~= nil and type(handler) ~= "function" then
+        error("resty.memcached: handler for " .. name .. " must be a function", 2)
+    end
+    self.cmds[name] = handler
+    return self
+end
+
+-- command returns the current handler for a name, typically to wrap it.
+function Server:command(name)
+    return self.cmds[name]
+end
+
+-- LINE_MAX is memcached's limit on buffered input without a newline: past
+-- it the connection is closed, unless the pending line is a get/gets
+-- (after at most 100 leading spaces), which may grow to max_line.
+local LINE_MAX = 2048
+
+-- READ_EVERY is how many commands pass between updates of the shared
+-- bytes_read counter from the socket's byte count (and once at close).
+local READ_EVERY = 256
+
+-- serve is the command loop of one connection; it returns when the
+-- connection should close.
+local function serve(self, c)
+    local sock, cmds, unknown = c.sock, self.cmds, self.unknown
+    local receive_command = sock.receive_command
+    local tok = c.tok
+    local max_line, idle_kick = self.max_line, c.idle_kick
+    local counted, since = 0, 0
+    while true do
+        local n, err, first, lead = receive_command(sock, tok, LINE_MAX)
+        if not n and err == "line too long" and lead <= 100 and (first == "get" or first == "gets") then
+            n, err = receive_command(sock, tok, max_line)
+        end
+        if n then
+            local h
+            if n > 0 and #tok[1] >= 2 then
+                h = cmds[tok[1]]
+            end
+            if (h or unknown)(c, tok, n) == CLOSE then
+                break
+            end
+            since = since + 1
+            if since >= READ_EVERY then
+                since = 0
+                local total = tonumber(ngx.var.bytes_received)
+                inc(C_READ, total - counted)
+                counted = total
+            end
+        elseif err ~= "timeout" or idle_kick then
+            break
+        end
+    end
+    inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
+end
+
+-- run serves the current downstream connection until the client quits or
+-- goes away.
+function Server:run()
+    local sock, err = ngx.req.socket(true)
+    if not sock then
+        ngx.log(ngx.ERR, "resty.memcached: cannot get the client socket: ", err)
+        return
+    end
+    local dict = ngx.shared[self.dict_name]
+    if not dict then
+        ngx.log(ngx.ERR, "resty.memcached: no shared dictionary named ", self.dict_name)
+        sock:send("SERVER_ERROR no shared dictionary named ", self.dict_name, "\r\n")
+        return
+    end
+    local idle = self.idle_timeout
+    if idle > 0 then
+        sock:settimeouts(0, 0, idle * 1000)
+    end
+    local c = {
+        sock = sock,
+        send = sock.send,
+        receive = sock.receive,
+        receive_block = sock.receive_block,
+        dict = dict,
+        server = self,
+        tok = {},
+        idle_kick = idle > 0,
+    }
+    local ok, e = pcall(serve, self, c)
+    if not ok then
+        -- A bug in a handler (ours or a user's) must not look like a
+        -- silent disconnect: tell the client, log where it happened. The
+        -- token table still holds the line being handled.
+        local name = c.tok[1] or "?"
+        ngx.log(ngx.ERR, "resty.memcached: command \"", name, "\" failed: ", tostring(e))
+        sock:send("SERVER_ERROR internal error in ", name, "\r\n")
+    end
+end
+
+local default
+
+-- run serves the current connection with the bundled command set; it is
+-- what `streamlua serve` calls by default.
+function _M.run()
+    if not default then
+        default = _M.new()
+    end
+    return default:run()
+end
+
+return _M
