@@ -642,6 +642,47 @@ func dictIncrDecimal(L *lua.LState) int {
 	return 1
 }
 
+// dictRemove is delete that says what happened: remove(key[, cas]) →
+// true, or false, "not found" (no live item) or false, "exists" (cas
+// given and different). memcached's delete and md need the answer, and
+// asking first would not be atomic.
+func dictRemove(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	if L.Get(3) != lua.LNil {
+		var c uint64
+		switch x := L.Get(3).(type) {
+		case lua.LNumber:
+			c = uint64(x)
+		case lua.LString:
+			n, err := strconv.ParseUint(string(x), 10, 64)
+			if err != nil {
+				L.RaiseError(`bad "cas" argument`)
+			}
+			c = n
+		default:
+			L.RaiseError(`bad "cas" argument`)
+		}
+		if err := d.DeleteCAS(key, c); err != nil {
+			return pushErr(L, lua.LFalse, err)
+		}
+		L.Push(lua.LTrue)
+		return 1
+	}
+	existed, err := d.Delete(key)
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !existed {
+		return pushErr(L, lua.LFalse, shdict.ErrNotFound)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
 func dictTouch(L *lua.LState) int {
 	d := checkDict(L)
 	key, ok := dictKey(L)
@@ -710,6 +751,7 @@ var dictMethods = map[string]lua.LGFunction{
 	"prepend":         dictPend(true),
 	"incr_decimal":    dictIncrDecimal,
 	"touch":           dictTouch,
+	"remove":          dictRemove,
 	"flush_all_after": dictFlushAllAfter,
 	"stats":           dictStats,
 }

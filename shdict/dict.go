@@ -358,6 +358,29 @@ func (d *Dict) Delete(key string) (existed bool, err error) {
 	return existed, nil
 }
 
+// DeleteCAS removes key only if it is live and its cas unique equals cas
+// (memcached's md with C, an extension of ours): ErrNotFound for a
+// missing, expired or flushed key, ErrExists when the cas differs.
+func (d *Dict) DeleteCAS(key string, cas uint64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	c := d.begin()
+	s, h := d.locate(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.purge(&c)
+	i := s.find(h, key)
+	if i == nilSlot || c.dead(s.at(i)) {
+		return ErrNotFound
+	}
+	if s.at(i).cas != cas {
+		return ErrExists
+	}
+	s.remove(i)
+	return nil
+}
+
 // Incr adds step to a number entry, keeping its ttl and flags. A missing,
 // expired or flushed key gives ErrNotFound; any other kind, a numeric
 // string included, gives ErrNotNumber.

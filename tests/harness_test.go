@@ -86,9 +86,22 @@ func freePort(t testing.TB) int {
 
 // Proc is a server process started by a test.
 type Proc struct {
-	Addr string
-	Cmd  *exec.Cmd
-	logs *syncBuffer
+	Addr    string
+	Cmd     *exec.Cmd
+	logs    *syncBuffer
+	exited  chan struct{}
+	waitErr error
+}
+
+// Wait waits for the process to exit (it is reaped by the harness; never
+// call Cmd.Wait) and returns its exit error.
+func (p *Proc) Wait(timeout time.Duration) (error, bool) {
+	select {
+	case <-p.exited:
+		return p.waitErr, true
+	case <-time.After(timeout):
+		return nil, false
+	}
 }
 
 // Logs returns what the process has written to stderr and stdout so far.
@@ -121,10 +134,10 @@ func startProc(t testing.TB, addr string, name string, args ...string) *Proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &Proc{Addr: addr, Cmd: cmd, logs: logs}
 	exited := make(chan struct{})
+	p := &Proc{Addr: addr, Cmd: cmd, logs: logs, exited: exited}
 	go func() {
-		cmd.Wait()
+		p.waitErr = cmd.Wait()
 		close(exited)
 	}()
 	t.Cleanup(func() {

@@ -155,15 +155,12 @@ func TestGracefulShutdown(t *testing.T) {
 	c.mustAsk("x", "v1 x 1")
 	start := time.Now()
 	p.Cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.Cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, p.Logs())
-		}
-	case <-time.After(8 * time.Second):
+	err, exited := p.Wait(8 * time.Second)
+	if !exited {
 		t.Fatalf("did not exit\n%s", p.Logs())
+	}
+	if err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.Logs())
 	}
 	if time.Since(start) > 4*time.Second {
 		t.Fatalf("shutdown waited for the grace period instead of unblocking readers")

@@ -36,7 +36,7 @@ local CLOSE = text.CLOSE
 local DM = proto.dict_methods()
 local dgets, dgat, dstore = DM.gets, DM.gat, DM.store
 local dincr = DM.incr_decimal
-local dtouch, dttl, ddelete = DM.touch, DM.ttl, DM.delete
+local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
 
 local C = stats.counters
 local inc = stats.add
@@ -459,26 +459,29 @@ function _M.md(c, tok, n)
         return send(sock, OPAQUE_LONG)
     end
     local key, d = of.key, c.dict
-    local code
-    local found
+    -- One atomic call decides: remove answers "not found" or, with a cas,
+    -- "exists" when the item's cas differs.
+    local ok, err
     if of.has_cas then
-        local v, _, cas = dgets(d, key)
-        found = v ~= nil
-        if found and not cas_matches(of.cas, cas) then
-            code = "EX"
+        local want = tonumber(of.cas)
+        if want then
+            ok, err = dremove(d, key, want)
+        else
+            ok, err = false, text.exists(d, key) and "exists" or "not found"
         end
     else
-        found = text.exists(d, key)
+        ok, err = dremove(d, key)
     end
-    if code then
-        inc(C.delete_misses, 1)
-    elseif found then
-        ddelete(d, key)
+    local code
+    if ok then
         inc(C.delete_hits, 1)
         if of.noreply then
             return
         end
         code = "HD"
+    elseif err == "exists" then
+        inc(C.delete_misses, 1)
+        code = "EX"
     else
         inc(C.delete_misses, 1)
         code = "NF"

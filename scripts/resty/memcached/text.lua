@@ -28,7 +28,7 @@ local STARTED = sl.info.StartTime
 local DM = proto.dict_methods()
 local dget, dgets, dgat, dstore = DM.get, DM.gets, DM.gat, DM.store
 local dappend, dprepend, dincr = DM.append, DM.prepend, DM.incr_decimal
-local dtouch, dttl, ddelete = DM.touch, DM.ttl, DM.delete
+local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
 local dflush, dflush_after = DM.flush_all, DM.flush_all_after
 
 local C = stats.counters
@@ -392,9 +392,7 @@ function _M.delete(c, tok, n)
         if noreply then return end
         return send(sock, BADFMT)
     end
-    local d = c.dict
-    if exists(d, key) then
-        ddelete(d, key)
+    if dremove(c.dict, key) then
         inc(C.delete_hits, 1)
         if noreply then return end
         return send(sock, "DELETED\r\n")
