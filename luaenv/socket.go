@@ -49,6 +49,8 @@ type Socket struct {
 
 	received, sent int64
 
+	rdl, wdl time.Time // deadlines in force on conn (see setReadDeadline)
+
 	observe  func(server string, d time.Duration) // Config.ObserveRequest
 	server   string
 	lastData time.Time // when a receive last returned data, for observe
@@ -93,7 +95,7 @@ func (s *Socket) flushLocked() string {
 		s.wbuf = s.wbuf[:0]
 		return "closed"
 	}
-	s.conn.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+	s.setWriteDeadline(time.Now().Add(s.sendTimeout))
 	n, err := s.conn.Write(s.wbuf)
 	s.sent += int64(n)
 	s.wbuf = s.wbuf[:0]
@@ -170,7 +172,7 @@ func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
 		defer b.resume()
 	}
 	s.vm.env.blockingFrom(L)
-	s.conn.SetReadDeadline(deadline)
+	s.setReadDeadline(deadline, s.readTimeout)
 	// Checked after setting the deadline: a shutdown that moved the
 	// deadline to "now" before this point is seen here instead.
 	select {
@@ -245,6 +247,25 @@ func stripCR(b []byte) string {
 }
 
 func (s *Socket) deadline() time.Time { return time.Now().Add(s.readTimeout) }
+
+// Moving a connection's deadline is a runtime timer update, paid on every
+// read and write at one request per round trip. So a deadline is moved
+// only when the one in force would fire too early, and then set a
+// sixteenth of the timeout later than asked: a timeout fires between the
+// configured time and 1/16 after it, never before.
+func (s *Socket) setReadDeadline(want time.Time, timeout time.Duration) {
+	if want.After(s.rdl) || s.rdl.Sub(want) > timeout/8 {
+		s.rdl = want.Add(timeout / 16)
+		s.conn.SetReadDeadline(s.rdl)
+	}
+}
+
+func (s *Socket) setWriteDeadline(want time.Time) {
+	if want.After(s.wdl) || s.wdl.Sub(want) > s.sendTimeout/8 {
+		s.wdl = want.Add(s.sendTimeout / 16)
+		s.conn.SetWriteDeadline(s.wdl)
+	}
+}
 
 // receiveLine implements receive("*l").
 func (s *Socket) receiveLine(L *lua.LState) int {
@@ -339,7 +360,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 		defer b.resume()
 	}
 	s.vm.env.blockingFrom(L)
-	s.conn.SetReadDeadline(s.deadline())
+	s.setReadDeadline(s.deadline(), s.readTimeout)
 	for got < n {
 		m, err := s.conn.Read(out[got:])
 		got += m

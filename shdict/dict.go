@@ -823,6 +823,7 @@ func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) 
 		}
 		sl = s.at(i)
 	}
+	sl.own()
 	v := sl.value()
 	n := copy(v, digits)
 	for ; n < len(v); n++ {

@@ -157,7 +157,7 @@ probe() {
 if [[ -n "${WORKLOADS:-}" ]]; then
 	read -r -a PINNED <<<"$WORKLOADS"
 else
-	PINNED=("text-p1:text:1:32" "text-p16:text:16:32" "text-p1-4KiB:text:1:4096")
+	PINNED=("text-p1:text:1:32" "text-p16:text:16:32" "text-p16-4KiB:text:16:4096" "text-p1-4KiB:text:1:4096")
 	if [[ "$BINARY" == 1 ]]; then
 		PINNED+=("binary-p1:binary:1:32" "binary-p16:binary:16:32")
 	fi
