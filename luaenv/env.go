@@ -140,6 +140,9 @@ func New(cfg Config) (*Env, error) {
 	if cfg.Info == nil {
 		cfg.Info = &Info{}
 	}
+	if cfg.Info.conns == nil {
+		cfg.Info.conns = &connCounts{}
+	}
 	e := &Env{
 		cfg:     cfg,
 		log:     cfg.Logger,

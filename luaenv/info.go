@@ -29,17 +29,38 @@ type Info struct {
 	// config file (for example the memcached script's limits).
 	Settings map[string]string
 
-	curr, total, rejected atomic.Int64
+	// conns sits behind a pointer because gopher-luar copies the whole
+	// struct on every field read from Lua: counters stored inline would be
+	// read non-atomically by that copy while connections update them.
+	conns *connCounts
 }
 
+// connCounts are the connection counters behind Info; New allocates them.
+type connCounts struct{ curr, total, rejected atomic.Int64 }
+
 // CurrConnections is the number of open client connections.
-func (i *Info) CurrConnections() int64 { return i.curr.Load() }
+func (i *Info) CurrConnections() int64 {
+	if i.conns == nil {
+		return 0
+	}
+	return i.conns.curr.Load()
+}
 
 // TotalConnections counts every accepted connection since start.
-func (i *Info) TotalConnections() int64 { return i.total.Load() }
+func (i *Info) TotalConnections() int64 {
+	if i.conns == nil {
+		return 0
+	}
+	return i.conns.total.Load()
+}
 
 // RejectedConnections counts connections refused over the cap.
-func (i *Info) RejectedConnections() int64 { return i.rejected.Load() }
+func (i *Info) RejectedConnections() int64 {
+	if i.conns == nil {
+		return 0
+	}
+	return i.conns.rejected.Load()
+}
 
 func (v *vm) openStreamlua(L *lua.LState) int {
 	t := L.NewTable()

@@ -128,7 +128,7 @@ func (s *Server) admit(c net.Conn) bool {
 	s.mu.Lock()
 	if s.active >= s.MaxConns || s.closed {
 		s.mu.Unlock()
-		info.rejected.Add(1)
+		info.conns.rejected.Add(1)
 		if s.RejectReply != "" {
 			c.SetWriteDeadline(time.Now().Add(time.Second))
 			c.Write([]byte(s.RejectReply))
@@ -139,8 +139,8 @@ func (s *Server) admit(c net.Conn) bool {
 	s.active++
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	info.curr.Add(1)
-	info.total.Add(1)
+	info.conns.curr.Add(1)
+	info.conns.total.Add(1)
 	return true
 }
 
@@ -156,7 +156,7 @@ func (s *Server) serveConn(c net.Conn) {
 		delete(s.conns, c)
 		s.active--
 		s.mu.Unlock()
-		s.Env.cfg.Info.curr.Add(-1)
+		s.Env.cfg.Info.conns.curr.Add(-1)
 		s.wg.Done()
 	}()
 	if s.TLS != nil {

@@ -81,6 +81,12 @@ type serveOptions struct {
 	logLevel    string
 	logFormat   string
 	settings    []string
+	// Reliability: see snapshot.go.
+	snapshot    string
+	memoryLimit string
+	tlsCert     string
+	tlsKey      string
+	metrics     string
 }
 
 const defaultHandler = "resty.memcached.server"
@@ -105,7 +111,7 @@ scripts without dropping connections; SIGINT/SIGTERM stop gracefully.`,
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "JSON config file declaring servers and dictionaries (flags override it)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:11211", "address to listen on (binding beyond loopback must be explicit)")
-	f.StringArrayVar(&o.dicts, "dict", nil, "shared dictionary NAME=SIZE (k/m/g suffixes); repeatable (default memcached=64m)")
+	f.StringArrayVar(&o.dicts, "dict", nil, "shared dictionary NAME=SIZE (k/m/g suffixes); repeatable (default, when none is given: memcached=64m)")
 	f.StringVar(&o.packagePath, "package-path", "", "lua_package_path; ';;' splices in the bundled scripts")
 	f.StringVar(&o.handler, "handler", "", "module whose run() handles each connection (default "+defaultHandler+")")
 	f.StringVar(&o.content, "content", "", "Lua file run for each connection (like content_by_lua_file)")
@@ -123,6 +129,11 @@ scripts without dropping connections; SIGINT/SIGTERM stop gracefully.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.StringArrayVar(&o.settings, "set", nil, "handler setting KEY=VALUE, visible to scripts; repeatable")
+	f.StringVar(&o.snapshot, "snapshot", "", "save the dictionaries to FILE at shutdown and on SIGUSR1; load it at start")
+	f.StringVar(&o.memoryLimit, "memory-limit", "", "Go soft memory limit SIZE, or off (default: GOMEMLIMIT, else dictionary caps x 1.5 + 256m)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (needs --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringVar(&o.metrics, "metrics-listen", "", "serve Prometheus metrics on ADDR at /metrics (off by default)")
 	return cmd
 }
 
@@ -248,12 +259,9 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		p.servers = append(p.servers, serverSpec{addr: o.listen, entry: en})
 	}
 	if len(p.dicts) == 0 {
-		for _, s := range p.servers {
-			if s.entry.Module == defaultHandler {
-				addDict("memcached", 64<<20)
-				break
-			}
-		}
+		// memcached's -m default; handlers built on the bundled server (a
+		// user module wrapping it) need it as much as the default does.
+		addDict("memcached", 64<<20)
 	}
 	p.init = o.init
 	p.initWorker = o.initWorker
@@ -286,6 +294,10 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		}
 		dicts = append(dicts, d)
 	}
+	tlsConfig, err := loadTLS(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return err
+	}
 	info := &luaenv.Info{
 		Version:     version,
 		PID:         os.Getpid(),
@@ -295,6 +307,7 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		Threads:     runtime.GOMAXPROCS(0),
 		Settings:    p.settings,
 	}
+	mx := newMetrics(o.metrics)
 	env, err := luaenv.New(luaenv.Config{
 		PackagePath: o.packagePath,
 		Bundled:     scripts.FS,
@@ -306,9 +319,11 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 			SendTimeout: o.sendTimeout,
 			MaxLine:     int(maxLine),
 		},
-		ExecTimeout:   o.execTimeout,
-		MaxIdleStates: o.maxConns,
-		Info:          info,
+		ExecTimeout:       o.execTimeout,
+		MaxIdleStates:     o.maxConns,
+		Info:              info,
+		ObserveRequest:    mx.requestHook(),
+		ObserveConnection: mx.connectionHook(),
 	})
 	if err != nil {
 		return err
@@ -320,9 +335,13 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		}
 		entries = append(entries, s.entry)
 	}
+	if err := mx.start(env, info, dicts, log); err != nil {
+		return err
+	}
+	defer mx.stop()
 	servers := make([]*luaenv.Server, len(p.servers))
 	for i, spec := range p.servers {
-		s := &luaenv.Server{Env: env, Addr: spec.addr, Entry: spec.entry, MaxConns: o.maxConns}
+		s := &luaenv.Server{Env: env, Addr: spec.addr, Entry: spec.entry, MaxConns: o.maxConns, TLS: tlsConfig}
 		servers[i] = s
 		if err := s.Listen(); err != nil {
 			for _, prev := range servers[:i] {
@@ -330,6 +349,15 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 			}
 			return err
 		}
+	}
+	// After the listeners are bound, so that a failed start prints only
+	// its error; before anything is served or init runs.
+	if err := applyMemoryLimit(cmd, o.memoryLimit, p.dicts, log); err != nil {
+		return err
+	}
+	snap, err := openSnapshot(o.snapshot, dicts, log)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -385,6 +413,9 @@ loop:
 	defer cancel()
 	for _, s := range servers {
 		s.Shutdown(sctx)
+	}
+	if err := snap.close(); err != nil && serveErr == nil {
+		serveErr = err
 	}
 	// Pending timers now run with premature = true, as at nginx exit.
 	env.Stop(sctx)
