@@ -26,6 +26,11 @@ type fileConfig struct {
 	MaxItemSize    string            `json:"max_item_size"`
 	LuaExecTimeout duration          `json:"lua_exec_timeout"`
 	UnsafeLibs     bool              `json:"unsafe_libs"`
+	Snapshot       string            `json:"snapshot"`
+	MemoryLimit    string            `json:"memory_limit"`
+	TLSCert        string            `json:"tls_cert"`
+	TLSKey         string            `json:"tls_key"`
+	MetricsListen  string            `json:"metrics_listen"`
 	Settings       map[string]string `json:"settings"`
 }
 

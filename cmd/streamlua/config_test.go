@@ -48,6 +48,7 @@ func TestLoadConfig(t *testing.T) {
 		name, body, wantErr string
 	}{
 		{"valid", `{"dicts":{"a":"1m"},"servers":[{"listen":"127.0.0.1:1","handler":"m"}],"read_timeout":"5s"}`, ""},
+		{"operations keys", `{"snapshot":"s.snap","memory_limit":"512m","tls_cert":"c.pem","tls_key":"k.pem","metrics_listen":"127.0.0.1:9100","init_worker":"w.lua"}`, ""},
 		{"syntax error names the line", "{\n\"dicts\": {,}\n}", ":2:"},
 		{"unknown field", `{"nope": 1}`, "unknown field"},
 		{"server without listen", `{"servers":[{"handler":"m"}]}`, "no listen address"},

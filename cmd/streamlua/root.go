@@ -225,6 +225,21 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		if !changed("unsafe-libs") {
 			o.unsafeLibs = fc.UnsafeLibs
 		}
+		for _, f := range []struct {
+			flag string
+			dst  *string
+			val  string
+		}{
+			{"snapshot", &o.snapshot, fc.Snapshot},
+			{"memory-limit", &o.memoryLimit, fc.MemoryLimit},
+			{"tls-cert", &o.tlsCert, fc.TLSCert},
+			{"tls-key", &o.tlsKey, fc.TLSKey},
+			{"metrics-listen", &o.metrics, fc.MetricsListen},
+		} {
+			if !changed(f.flag) && f.val != "" {
+				*f.dst = f.val
+			}
+		}
 		for k, v := range fc.Settings {
 			p.settings[k] = v
 		}
