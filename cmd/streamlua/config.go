@@ -31,6 +31,10 @@ type fileConfig struct {
 	TLSCert        string            `json:"tls_cert"`
 	TLSKey         string            `json:"tls_key"`
 	MetricsListen  string            `json:"metrics_listen"`
+	Watch          bool              `json:"watch"`
+	Grace          duration          `json:"grace"`
+	LogLevel       string            `json:"log_level"`
+	LogFormat      string            `json:"log_format"`
 	Settings       map[string]string `json:"settings"`
 }
 

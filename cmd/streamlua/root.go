@@ -225,6 +225,12 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		if !changed("unsafe-libs") {
 			o.unsafeLibs = fc.UnsafeLibs
 		}
+		if !changed("watch") {
+			o.watch = fc.Watch
+		}
+		if !changed("grace") && fc.Grace > 0 {
+			o.grace = time.Duration(fc.Grace)
+		}
 		for _, f := range []struct {
 			flag string
 			dst  *string
@@ -235,6 +241,8 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 			{"tls-cert", &o.tlsCert, fc.TLSCert},
 			{"tls-key", &o.tlsKey, fc.TLSKey},
 			{"metrics-listen", &o.metrics, fc.MetricsListen},
+			{"log-level", &o.logLevel, fc.LogLevel},
+			{"log-format", &o.logFormat, fc.LogFormat},
 		} {
 			if !changed(f.flag) && f.val != "" {
 				*f.dst = f.val
@@ -284,11 +292,11 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 }
 
 func runServe(cmd *cobra.Command, o *serveOptions) error {
-	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
+	p, err := resolve(cmd, o)
 	if err != nil {
 		return err
 	}
-	p, err := resolve(cmd, o)
+	log, err := newLogger(cmd.ErrOrStderr(), o.logLevel, o.logFormat)
 	if err != nil {
 		return err
 	}
