@@ -34,17 +34,10 @@ func sockReceiveCommand(L *lua.LState) int {
 			L.ArgError(3, "bad max argument")
 		}
 	}
-	if !s.reading.CompareAndSwap(false, true) {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("socket busy reading"))
+	if !s.startRead(L) {
 		return 2
 	}
-	defer s.reading.Store(false)
-	if s.observe != nil {
-		s.observeRequest()
-		defer s.markData()
-	}
-	s.consumed = true
+	defer s.endRead()
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}
@@ -179,13 +172,10 @@ func sockReceiveBlock(L *lua.LState) int {
 	if n < 0 {
 		L.ArgError(2, "bad size argument")
 	}
-	if !s.reading.CompareAndSwap(false, true) {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("socket busy reading"))
+	if !s.startRead(L) {
 		return 2
 	}
-	defer s.reading.Store(false)
-	s.consumed = true
+	defer s.endRead()
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}

@@ -65,6 +65,24 @@ func pushErr(L *lua.LState, first lua.LValue, err error) int {
 	return 2
 }
 
+// pushStore returns a store's outcome as OpenResty does: true, nil,
+// forcible; false, err, forcible; or nil, err for a bad key.
+func pushStore(L *lua.LState, forcible bool, err error) int {
+	if err != nil {
+		if keyErr(err) {
+			return pushErr(L, lua.LNil, err)
+		}
+		L.Push(lua.LFalse)
+		L.Push(lua.LString(err.Error()))
+		L.Push(lua.LBool(forcible))
+		return 3
+	}
+	L.Push(lua.LTrue)
+	L.Push(lua.LNil)
+	L.Push(lua.LBool(forcible))
+	return 3
+}
+
 // keyErr reports key validation errors as nil, msg.
 func keyErr(err error) bool {
 	return err == shdict.ErrEmptyKey || err == shdict.ErrKeyTooLong
@@ -229,19 +247,7 @@ func dictStore(op storeFunc, nilDeletes bool) lua.LGFunction {
 		ttl := exptimeArg(L, 4)
 		flags := flagsArg(L, 5)
 		forcible, err := op(d, key, val, ttl, flags)
-		if err != nil {
-			if keyErr(err) {
-				return pushErr(L, lua.LNil, err)
-			}
-			L.Push(lua.LFalse)
-			L.Push(lua.LString(err.Error()))
-			L.Push(lua.LBool(forcible))
-			return 3
-		}
-		L.Push(lua.LTrue)
-		L.Push(lua.LNil)
-		L.Push(lua.LBool(forcible))
-		return 3
+		return pushStore(L, forcible, err)
 	}
 }
 
@@ -557,19 +563,7 @@ func dictMcStore(L *lua.LState) int {
 	default:
 		L.RaiseError("unknown store command %q", cmd)
 	}
-	if err != nil {
-		if keyErr(err) {
-			return pushErr(L, lua.LNil, err)
-		}
-		L.Push(lua.LFalse)
-		L.Push(lua.LString(err.Error()))
-		L.Push(lua.LBool(forcible))
-		return 3
-	}
-	L.Push(lua.LTrue)
-	L.Push(lua.LNil)
-	L.Push(lua.LBool(forcible))
-	return 3
+	return pushStore(L, forcible, err)
 }
 
 func dictPend(prepend bool) lua.LGFunction {
@@ -587,19 +581,7 @@ func dictPend(prepend bool) lua.LGFunction {
 		} else {
 			forcible, err = d.Append(key, data)
 		}
-		if err != nil {
-			if keyErr(err) {
-				return pushErr(L, lua.LNil, err)
-			}
-			L.Push(lua.LFalse)
-			L.Push(lua.LString(err.Error()))
-			L.Push(lua.LBool(forcible))
-			return 3
-		}
-		L.Push(lua.LTrue)
-		L.Push(lua.LNil)
-		L.Push(lua.LBool(forcible))
-		return 3
+		return pushStore(L, forcible, err)
 	}
 }
 

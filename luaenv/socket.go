@@ -414,6 +414,31 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 	}
 }
 
+// startRead claims the socket's read side for one call (a light thread
+// may share the socket; OpenResty allows one reader at a time) and starts
+// the request-time observation. It returns false, having pushed nil,
+// "socket busy reading", when another reader holds it.
+func (s *Socket) startRead(L *lua.LState) bool {
+	if !s.reading.CompareAndSwap(false, true) {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("socket busy reading"))
+		return false
+	}
+	if s.observe != nil {
+		s.observeRequest()
+	}
+	s.consumed = true
+	return true
+}
+
+// endRead releases what startRead claimed.
+func (s *Socket) endRead() {
+	if s.observe != nil {
+		s.markData()
+	}
+	s.reading.Store(false)
+}
+
 // observeRequest reports the time since the previous receive returned data:
 // how long the handler took to process that request.
 func (s *Socket) observeRequest() {
@@ -446,17 +471,10 @@ func sockReceive(L *lua.LState) int {
 	if top > 2 {
 		L.RaiseError("expecting 1 or 2 arguments (including the object), but got %d", top)
 	}
-	if !s.reading.CompareAndSwap(false, true) {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("socket busy reading"))
+	if !s.startRead(L) {
 		return 2
 	}
-	defer s.reading.Store(false)
-	if s.observe != nil {
-		s.observeRequest()
-		defer s.markData()
-	}
-	s.consumed = true
+	defer s.endRead()
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}
@@ -499,10 +517,6 @@ func parseNumber(str string) (float64, bool) { return ljcompat.ParseNumber(str) 
 
 func sockReceiveAny(L *lua.LState) int {
 	s := checkSocket(L)
-	if s.observe != nil {
-		s.observeRequest()
-		defer s.markData()
-	}
 	if L.GetTop() != 2 {
 		L.RaiseError("expecting 2 arguments (including the object), but got %d", L.GetTop())
 	}
@@ -516,7 +530,10 @@ func sockReceiveAny(L *lua.LState) int {
 	if max < 1 {
 		L.ArgError(2, "bad max argument")
 	}
-	s.consumed = true
+	if !s.startRead(L) {
+		return 2
+	}
+	defer s.endRead()
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}
