@@ -472,8 +472,20 @@ func mcTTL(L *lua.LState, i int) time.Duration {
 	return secondsToTTL(f)
 }
 
-func pushCAS(L *lua.LState, c uint64) {
-	L.Push(lua.LNumber(c))
+// pushItemCAS returns a read as value, flags, cas (flags always), a
+// single nil on a miss, or nil, err.
+func pushItemCAS(L *lua.LState, it shdict.Item, found bool, err error) int {
+	if err != nil {
+		return pushErr(L, lua.LNil, err)
+	}
+	if !found {
+		L.Push(lua.LNil)
+		return 1
+	}
+	pushValue(L, it.Value)
+	L.Push(lua.LNumber(it.Flags))
+	L.Push(lua.LNumber(it.CAS))
+	return 3
 }
 
 // dictGets returns value, flags, cas (flags always present); a miss is nil.
@@ -484,17 +496,7 @@ func dictGets(L *lua.LState) int {
 		return 2
 	}
 	it, found, err := d.Get(key)
-	if err != nil {
-		return pushErr(L, lua.LNil, err)
-	}
-	if !found {
-		L.Push(lua.LNil)
-		return 1
-	}
-	pushValue(L, it.Value)
-	L.Push(lua.LNumber(it.Flags))
-	pushCAS(L, it.CAS)
-	return 3
+	return pushItemCAS(L, it, found, err)
 }
 
 // dictGat is get-and-touch: value, flags, cas with the new exptime applied.
@@ -505,17 +507,7 @@ func dictGat(L *lua.LState) int {
 		return 2
 	}
 	it, found, err := d.GetAndTouch(key, mcTTL(L, 3))
-	if err != nil {
-		return pushErr(L, lua.LNil, err)
-	}
-	if !found {
-		L.Push(lua.LNil)
-		return 1
-	}
-	pushValue(L, it.Value)
-	L.Push(lua.LNumber(it.Flags))
-	pushCAS(L, it.CAS)
-	return 3
+	return pushItemCAS(L, it, found, err)
 }
 
 // dictMcStore is memcached's storage family in one call:
