@@ -121,6 +121,13 @@ func TestCLIRun(t *testing.T) {
 	if code != 0 || out != "v: 42\n" {
 		t.Fatalf("run: code %d out %q", code, out)
 	}
+	sandbox := `ngx.say(type(io), " ", type(os), " ", type(dofile), " ", type(loadfile), " ", type(debug))`
+	if out, _, code := runCLI(t, "run", "-e", sandbox); code != 0 || out != "nil nil nil nil nil\n" {
+		t.Fatalf("default sandbox: code %d out %q", code, out)
+	}
+	if out, _, code := runCLI(t, "run", "--unsafe-libs", "-e", sandbox); code != 0 || out != "table table function function table\n" {
+		t.Fatalf("--unsafe-libs: code %d out %q", code, out)
+	}
 	_, stderr, code := runCLI(t, "run", "-e", "local x = nil\nx.y = 1")
 	if code == 0 || !strings.Contains(stderr, "(command line):2:") {
 		t.Fatalf("run error: code %d stderr %q", code, stderr)

@@ -118,9 +118,11 @@ func TestOpenRestyStyleScript(t *testing.T) {
 	}
 }
 
-// TestInitWorkerTimer starts a repeating timer from --init-worker.
+// TestInitWorkerTimer starts a repeating timer from --init-worker, after
+// --init has seeded a dict.
 func TestInitWorkerTimer(t *testing.T) {
-	p := startStreamlua(t, "--dict", "state=1m", "--init-worker", filepath.Join("testdata", "lua", "init_worker.lua"),
+	p := startStreamlua(t, "--dict", "state=1m", "--init", filepath.Join("testdata", "lua", "init.lua"),
+		"--init-worker", filepath.Join("testdata", "lua", "init_worker.lua"),
 		"--content", filepath.Join("testdata", "lua", "report_ticks.lua"))
 	c := dialLine(t, p.Addr)
 	var last string
@@ -131,7 +133,7 @@ func TestInitWorkerTimer(t *testing.T) {
 		}
 		last = got
 		f := strings.Fields(got)
-		if len(f) != 2 || f[0] != "init_worker" {
+		if len(f) != 3 || f[0] != "init_worker" || f[2] != "init" {
 			t.Fatalf("reply %q", got)
 		}
 		n, _ := strconv.Atoi(f[1])
