@@ -12,6 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/streamlua/streamlua/luaenv/bytepack"
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
 )
 
@@ -122,6 +123,7 @@ func (v *vm) installPackage() {
 		return 1
 	}))
 	L.SetField(preload, "streamlua", L.NewFunction(v.openStreamlua))
+	L.PreloadModule("streamlua.pack", bytepack.Loader)
 }
 
 func (v *vm) searcher(L *lua.LState) int {
@@ -210,6 +212,10 @@ func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) e
 	fn, ferr := v.entryFunction(en)
 	if ferr != nil {
 		err = ferr
+		// A module body that raised leaves require's "loop or previous
+		// error" sentinel in package.loaded; a pooled state would report
+		// that from then on instead of the real error, so drop the state.
+		v.broken = true
 	} else {
 		err = v.call(ctx, fn)
 	}

@@ -1,6 +1,7 @@
 -- resty.memcached.server: a memcached-compatible server for streamlua (and
 -- OpenResty's stream subsystem), speaking memcached 1.6's text and meta
--- protocols over a shared dictionary.
+-- protocols over a shared dictionary, and its binary protocol when a
+-- connection's first byte is 0x80 (resty.memcached.binary).
 --
 --     streamlua serve                       -- runs require(this).run()
 --
@@ -30,6 +31,7 @@ local conn = require "resty.memcached.conn"
 local stats = require "resty.memcached.stats"
 local text = require "resty.memcached.text"
 local meta = require "resty.memcached.meta"
+local binary = require "resty.memcached.binary"
 
 local find, sub, byte = string.find, string.sub, string.byte
 local setmetatable, pairs, pcall, tostring, type = setmetatable, pairs, pcall, tostring, type
@@ -183,8 +185,12 @@ local function serve(self, c)
     inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
 end
 
+-- BINARY_MAGIC is the first byte of every binary protocol request.
+local BINARY_MAGIC = "\128"
+
 -- run serves the current downstream connection until the client quits or
--- goes away.
+-- goes away, in the binary protocol if its first byte is a binary
+-- request's, else in the text and meta protocols.
 function Server:run()
     local sock, err = ngx.req.socket(true)
     if not sock then
@@ -211,6 +217,19 @@ function Server:run()
         tok = {},
         idle_kick = idle > 0,
     }
+    -- The first byte picks the protocol, as memcached's "-B auto" does:
+    -- 0x80 (a binary request's magic) for the binary protocol, anything
+    -- else for text and meta. Peeking consumes nothing.
+    local first, perr = sock:peek(1)
+    while not first and perr == "timeout" and not c.idle_kick do
+        first, perr = sock:peek(1)
+    end
+    if not first then
+        return
+    end
+    if first == BINARY_MAGIC then
+        return binary.serve(c)
+    end
     local ok, e = pcall(serve, self, c)
     if not ok then
         -- A bug in a handler (ours or a user's) must not look like a

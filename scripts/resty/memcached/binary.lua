@@ -1,0 +1,880 @@
+-- resty.memcached.binary: memcached's binary protocol (deprecated by
+-- memcached since 1.6, still spoken by memjs, libmemcached's binary mode,
+-- Java and .NET clients), served from the same shared dictionary and the
+-- same statistics as the text protocol.
+--
+-- resty.memcached.server looks at the first byte of every connection, as
+-- memcached's "-B auto" does: 0x80 hands the connection to serve() below,
+-- anything else to the text and meta command loop.
+--
+-- How a request flows:
+--
+--  1. The loop keeps the connection's unread input in a Lua string, refilled
+--     with sock:receiveany, so a pipelined batch costs one socket call, not
+--     one per request. One call into Go (streamlua.pack's header) splits
+--     the 24-byte header at the current position into plain values: no
+--     table per request.
+--  2. It takes the extras and the key, exactly the bytes memcached reads
+--     before it looks at a request, so that malformed requests consume
+--     what they consume there. A well-formed storage request whose value
+--     could fit the item size limit has its whole body taken instead (the
+--     same input memcached goes on to read), so its handler finds the value
+--     in hand.
+--  3. The opcode picks a handler from HANDLERS. Each validates the lengths
+--     the way memcached 1.6.18 does (a violation answers "Invalid
+--     arguments" and closes the connection), makes its dictionary calls,
+--     counts in resty.memcached.stats's counters, and answers with one send
+--     of a response header built in Go followed by the key and value as
+--     separate arguments, so the value is not copied into a new string.
+--  4. Quiet opcodes (GETQ, SETQ, ...) send nothing on a miss or a success;
+--     errors are always sent. Replies are written when the server runs out
+--     of input, so a quiet batch closed by NOOP leaves in one write.
+--
+-- A handler returns CLOSE to end the connection, as the text handlers do,
+-- or DISCARD, n to have the loop throw away the next n bytes of input
+-- (memcached's "swallow").
+
+local pack = require "streamlua.pack"
+local sl = require "streamlua"
+local proto = require "resty.memcached.proto"
+local conn = require "resty.memcached.conn"
+local stats = require "resty.memcached.stats"
+local text = require "resty.memcached.text"
+
+local sub, find, format = string.sub, string.find, string.format
+local concat = table.concat
+local type, tostring, tonumber, pcall, setmetatable = type, tostring, tonumber, pcall, setmetatable
+local request, response, value_response = pack.request, pack.response, pack.value_response
+local read_u32, read_u64, u64 = pack.read_u32, pack.read_u64, pack.u64
+local ngx = ngx
+local ngx_time = ngx.time
+
+local KEY_MAX = proto.KEY_MAX
+local STARTED = sl.info.StartTime
+local MAX_ITEM = sl.info.MaxItemSize
+local CLOSE = text.CLOSE
+local REALTIME_MAXDELTA = proto.REALTIME_MAXDELTA
+-- ROOM and FLAGS_COST restate proto.item_size for the store path: an item
+-- fits when keylen + valuelen (+ FLAGS_COST with non-zero flags) <= ROOM.
+local ROOM = MAX_ITEM - proto.item_size(0, 0, 0)
+local FLAGS_COST = proto.item_size(0, 1, 0) - proto.item_size(0, 0, 0)
+-- DISCARD is what a handler returns, followed by a byte count, to have
+-- that much input thrown away.
+local DISCARD = setmetatable({}, { __tostring = function() return "resty.memcached.binary.DISCARD" end })
+local too_large, pend, ttl_of = text.too_large, text.pend, text.ttl_of
+local skip = conn.skip
+
+local DM = proto.dict_methods()
+local dgets, dgat, dstore, ddelete = DM.gets, DM.gat, DM.store, DM.delete
+local dincr, dremove, dflush, dflush_after = DM.incr_decimal, DM.remove, DM.flush_all, DM.flush_all_after
+
+local C = stats.counters
+local inc = stats.add
+local C_HIT, C_MISS, C_THIT, C_TMISS = C.get_hits, C.get_misses, C.touch_hits, C.touch_misses
+local C_SET, C_ITEMS, C_READ = C.cmd_set, C.total_items, C.bytes_read
+
+local _M = {}
+
+-- OP (exported as OPCODES) names memcached's binary opcodes (protocol_binary.h).
+local OP = {
+    GET = 0x00, SET = 0x01, ADD = 0x02, REPLACE = 0x03, DELETE = 0x04,
+    INCREMENT = 0x05, DECREMENT = 0x06, QUIT = 0x07, FLUSH = 0x08,
+    GETQ = 0x09, NOOP = 0x0a, VERSION = 0x0b, GETK = 0x0c, GETKQ = 0x0d,
+    APPEND = 0x0e, PREPEND = 0x0f, STAT = 0x10, SETQ = 0x11, ADDQ = 0x12,
+    REPLACEQ = 0x13, DELETEQ = 0x14, INCREMENTQ = 0x15, DECREMENTQ = 0x16,
+    QUITQ = 0x17, FLUSHQ = 0x18, APPENDQ = 0x19, PREPENDQ = 0x1a,
+    VERBOSITY = 0x1b, TOUCH = 0x1c, GAT = 0x1d, GATQ = 0x1e,
+    SASL_LIST_MECHS = 0x20, SASL_AUTH = 0x21, SASL_STEP = 0x22,
+    GATK = 0x23, GATKQ = 0x24,
+}
+_M.OPCODES = OP
+
+-- ST (exported as STATUS) names the response status codes this server sends.
+local ST = {
+    SUCCESS = 0x00, KEY_ENOENT = 0x01, KEY_EEXISTS = 0x02, E2BIG = 0x03,
+    EINVAL = 0x04, NOT_STORED = 0x05, DELTA_BADVAL = 0x06,
+    UNKNOWN_COMMAND = 0x81, ENOMEM = 0x82, EINTERNAL = 0x84,
+}
+_M.STATUS = ST
+
+-- The texts memcached puts in the body of each error response.
+local MESSAGE = {
+    [ST.KEY_ENOENT] = "Not found",
+    [ST.KEY_EEXISTS] = "Data exists for key.",
+    [ST.E2BIG] = "Too large.",
+    [ST.EINVAL] = "Invalid arguments",
+    [ST.NOT_STORED] = "Not stored.",
+    [ST.DELTA_BADVAL] = "Non-numeric server-side value for incr or decr",
+    [ST.UNKNOWN_COMMAND] = "Unknown command",
+    [ST.ENOMEM] = "Out of memory",
+    [ST.EINTERNAL] = "Internal error",
+}
+
+-- QUIET holds the opcodes that stay silent on success (on a miss, for the
+-- get family); their errors are sent all the same.
+local QUIET = {}
+for _, name in ipairs({ "GETQ", "GETKQ", "SETQ", "ADDQ", "REPLACEQ", "DELETEQ", "INCREMENTQ",
+    "DECREMENTQ", "QUITQ", "FLUSHQ", "APPENDQ", "PREPENDQ", "GATQ", "GATKQ" }) do
+    QUIET[OP[name]] = true
+end
+
+-- WITH_KEY holds the opcodes whose replies (hits and misses) carry the key.
+local WITH_KEY = { [OP.GETK] = true, [OP.GETKQ] = true, [OP.GATK] = true, [OP.GATKQ] = true }
+
+local INT32 = 2147483648
+local TWO32 = 4294967296
+-- memcached keeps a value length in a C int: a body of 2 GiB or more
+-- makes it negative.
+local function c_int(n)
+    if n >= INT32 then
+        return n - TWO32
+    end
+    return n
+end
+
+-- resume finishes a receive(n) that returned nil, err, partial: a read
+-- timeout is not fatal (memcached has no idle timeout unless asked), so the
+-- bytes so far are kept and reading goes on, unless the connection has an
+-- idle limit.
+local function resume(c, n, err, partial)
+    local parts, got = {}, 0
+    local receive, sock = c.receive, c.sock
+    while err == "timeout" and not c.idle_kick do
+        if partial and #partial > 0 then
+            parts[#parts + 1] = partial
+            got = got + #partial
+        end
+        local data
+        data, err, partial = receive(sock, n - got)
+        if data then
+            parts[#parts + 1] = data
+            return concat(parts)
+        end
+    end
+    return nil, err
+end
+
+-- SHORT is what pack.request says when the input ends inside a header.
+local SHORT = pack.ERR_SHORT
+
+-- CHUNK is the most input taken from the socket's buffer per receiveany.
+local CHUNK = 65536
+
+-- fetch returns the unread input (buf from pos on) extended to at least n
+-- bytes, as a new buffer and position, or nil when the connection failed.
+-- A need larger than CHUNK (a big value) is read in one receive, straight
+-- into the result.
+local function fetch(c, buf, pos, n)
+    local rest = buf
+    if pos > 1 then
+        rest = sub(buf, pos)
+    end
+    local sock = c.sock
+    while #rest < n do
+        local want = n - #rest
+        local data, err, partial
+        if want > CHUNK then
+            data, err, partial = c.receive(sock, want)
+            if not data then
+                data, err = resume(c, want, err, partial)
+            end
+        else
+            data, err = c.receiveany(sock, CHUNK)
+            if not data and err == "timeout" and not c.idle_kick then
+                data = ""
+            end
+        end
+        if not data then
+            return nil, err
+        end
+        if rest == "" then
+            rest = data
+        elseif data ~= "" then
+            rest = rest .. data
+        end
+    end
+    return rest, 1
+end
+
+-- fail sends an error response: status, no extras, no key, the status's
+-- text (or msg) as the body, and cas 0.
+local function fail(c, op, opaque, status, msg)
+    msg = msg or MESSAGE[status]
+    return c.send(c.sock, response(op, status, opaque, 0, 0, 0, #msg), msg)
+end
+
+-- invalid answers a request whose lengths do not fit its opcode the way
+-- memcached does: "Invalid arguments", then the connection is closed.
+local function invalid(c, op, opaque)
+    fail(c, op, opaque, ST.EINVAL)
+    return CLOSE
+end
+
+-- cas_of is the cas unique of key now, for the reply to a store: the
+-- dictionary's store does not return it. (Another client's store between
+-- the two calls would show its cas instead.)
+local function cas_of(d, key)
+    local _, _, cas = dgets(d, key)
+    return cas or 0
+end
+
+-- put stores value and returns true and, when want_cas, the cas unique
+-- the item got; or false, err. An item stored already expired (a negative
+-- ttl) is gone at once, but memcached still reports the cas it was stored
+-- with: so it is stored alive and expired by the get-and-touch that reads
+-- that cas (a reader in between may see it for that moment).
+local function put(d, mode, key, value, ttl, flags, cas, want_cas)
+    if want_cas and ttl < 0 then
+        local ok, err = dstore(d, mode, key, value, 0, flags, cas)
+        if not ok then
+            return ok, err
+        end
+        local _, _, new_cas = dgat(d, key, -1)
+        return true, new_cas or 0
+    end
+    local ok, err = dstore(d, mode, key, value, ttl, flags, cas)
+    if ok and want_cas then
+        return true, cas_of(d, key)
+    end
+    return ok, err
+end
+
+-- same_cas compares an item's cas (a number) with a request's (a number,
+-- or a decimal string above 2^53).
+local function same_cas(item_cas, cas)
+    if type(cas) == "number" then
+        return item_cas == cas
+    end
+    return item_cas ~= nil and format("%.0f", item_cas) == cas
+end
+
+-- get serves GET, GETQ, GETK and GETKQ: no extras, a key, nothing else.
+local function get(c, op, klen, elen, blen, opaque, _, key)
+    if elen ~= 0 or blen ~= klen or klen == 0 then
+        return invalid(c, op, opaque)
+    end
+    local sock, send = c.sock, c.send
+    local v, f, cas = dgets(c.dict, key)
+    if v == nil then
+        inc(C_MISS, 1)
+        if QUIET[op] then
+            return
+        end
+        if WITH_KEY[op] then
+            return send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), key)
+        end
+        return fail(c, op, opaque, ST.KEY_ENOENT)
+    end
+    inc(C_HIT, 1)
+    if WITH_KEY[op] then
+        return send(sock, value_response(op, opaque, cas, f, key, v), key, v)
+    end
+    return send(sock, value_response(op, opaque, cas, f, nil, v), v)
+end
+
+-- touch serves TOUCH, GAT, GATQ, GATK and GATKQ: a 4-byte exptime, a key.
+-- Like memcached it does not check the body length: bytes after the key
+-- are read as the next request. TOUCH answers with the flags, no value.
+local function touch(c, op, klen, elen, _, opaque, _, ek)
+    if elen ~= 4 or klen == 0 then
+        return invalid(c, op, opaque)
+    end
+    local sock, send = c.sock, c.send
+    local key = sub(ek, 5)
+    local v, f, cas = dgat(c.dict, key, ttl_of(read_u32(ek, 1)))
+    if v == nil then
+        inc(C_TMISS, 1)
+        if QUIET[op] then
+            return
+        end
+        if WITH_KEY[op] then
+            return send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), key)
+        end
+        return fail(c, op, opaque, ST.KEY_ENOENT)
+    end
+    inc(C_THIT, 1)
+    if op == OP.TOUCH then
+        return send(sock, response(op, 0, opaque, cas, 0, 4, 4, f))
+    end
+    if WITH_KEY[op] then
+        return send(sock, value_response(op, opaque, cas, f, key, v), key, v)
+    end
+    return send(sock, value_response(op, opaque, cas, f, nil, v), v)
+end
+
+-- too_big answers a value over the item size limit: "Too large.", and the
+-- value is thrown away (what of it the loop has not taken already).
+local function too_big(c, op, opaque, vlen, value)
+    fail(c, op, opaque, ST.E2BIG)
+    if vlen > 0 then
+        return DISCARD, vlen - (value and #value or 0)
+    end
+end
+
+local STORE_MODE = {
+    [OP.SET] = "set", [OP.SETQ] = "set", [OP.ADD] = "add", [OP.ADDQ] = "add",
+    [OP.REPLACE] = "replace", [OP.REPLACEQ] = "replace",
+}
+
+-- store serves SET, ADD, REPLACE and their quiet forms: 8 bytes of extras
+-- (flags, exptime), a key, the value. A cas in the header turns any of
+-- them into a compare-and-swap, as in memcached.
+local function store(c, op, klen, elen, blen, opaque, cas, ek, value)
+    if elen ~= 8 or klen == 0 or blen < klen + 8 then
+        return invalid(c, op, opaque)
+    end
+    local flags, exptime = read_u32(ek, 1, 2)
+    local vlen = blen - klen - 8
+    if vlen >= INT32 then
+        vlen = vlen - TWO32
+    end
+    local mode = STORE_MODE[op]
+    local d = c.dict
+    -- text.too_large, inline: the item's accounted size against the limit.
+    if vlen < 0 or klen + vlen + (flags ~= 0 and FLAGS_COST or 0) > ROOM then
+        if mode == "set" then
+            -- memcached drops the old value rather than leave it stale.
+            ddelete(d, sub(ek, 9))
+        end
+        return too_big(c, op, opaque, vlen, value)
+    end
+    if value == nil then
+        -- The loop takes every value that fits the limit.
+        error("binary: storage request without its value")
+    end
+    local key = sub(ek, 9)
+    inc(C_SET, 1)
+    local ttl = exptime
+    if exptime > REALTIME_MAXDELTA then
+        ttl = ttl_of(exptime)
+    end
+    local quiet = QUIET[op]
+    local stored, err
+    if cas ~= 0 then
+        stored, err = put(d, "cas", key, value, ttl, flags, cas, not quiet)
+    else
+        stored, err = put(d, mode, key, value, ttl, flags, nil, not quiet)
+    end
+    if stored then
+        inc(C_ITEMS, 1)
+        if cas ~= 0 then
+            inc(C.cas_hits, 1)
+        end
+        if quiet then
+            return
+        end
+        return c.send(c.sock, response(op, 0, opaque, err, 0, 0, 0))
+    end
+    if cas ~= 0 then
+        inc(err == "exists" and C.cas_badval or C.cas_misses, 1)
+    end
+    if err == "exists" then
+        return fail(c, op, opaque, ST.KEY_EEXISTS)
+    elseif err == "not found" then
+        return fail(c, op, opaque, ST.KEY_ENOENT)
+    end
+    if mode == "set" then
+        ddelete(d, key)
+    end
+    return fail(c, op, opaque, ST.ENOMEM, "Out of memory allocating item")
+end
+
+local PEND_MODE = {
+    [OP.APPEND] = "append", [OP.APPENDQ] = "append",
+    [OP.PREPEND] = "prepend", [OP.PREPENDQ] = "prepend",
+}
+
+-- append serves APPEND, PREPEND and their quiet forms: no extras, a key,
+-- the data. A cas in the header must match the item's.
+local function append(c, op, klen, elen, blen, opaque, cas, key, data)
+    if klen == 0 or elen ~= 0 then
+        return invalid(c, op, opaque)
+    end
+    local vlen = c_int(blen - klen)
+    if vlen < 0 or too_large(klen, 0, vlen) then
+        return too_big(c, op, opaque, vlen, data)
+    end
+    if data == nil then
+        error("binary: storage request without its value")
+    end
+    inc(C_SET, 1)
+    local d = c.dict
+    if cas ~= 0 then
+        local cur, _, item_cas = dgets(d, key)
+        if cur ~= nil and not same_cas(item_cas, cas) then
+            return fail(c, op, opaque, ST.KEY_EEXISTS)
+        end
+    end
+    if pend(d, PEND_MODE[op], key, data) then
+        inc(C_ITEMS, 1)
+        if QUIET[op] then
+            return
+        end
+        return c.send(c.sock, response(op, 0, opaque, cas_of(d, key), 0, 0, 0))
+    end
+    return fail(c, op, opaque, ST.NOT_STORED)
+end
+
+-- delete serves DELETE and DELETEQ: a key only; a cas must match.
+local function delete(c, op, klen, elen, blen, opaque, cas, key)
+    if klen == 0 or elen ~= 0 or blen ~= klen then
+        return invalid(c, op, opaque)
+    end
+    local ok, err
+    if cas ~= 0 then
+        ok, err = dremove(c.dict, key, cas)
+    else
+        ok, err = dremove(c.dict, key)
+    end
+    if ok then
+        inc(C.delete_hits, 1)
+        if QUIET[op] then
+            return
+        end
+        return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+    end
+    if err == "exists" then
+        return fail(c, op, opaque, ST.KEY_EEXISTS)
+    end
+    inc(C.delete_misses, 1)
+    return fail(c, op, opaque, ST.KEY_ENOENT)
+end
+
+local NO_CREATE = 0xffffffff
+
+-- arith serves INCREMENT, DECREMENT and their quiet forms: 20 bytes of
+-- extras (delta, initial value, exptime) and a key. A missing key is
+-- created with the initial value unless the exptime is 0xffffffff. The
+-- reply is the new value as 8 bytes.
+local function arith(c, op, klen, elen, blen, opaque, cas, ek)
+    if klen == 0 or elen ~= 20 or blen ~= klen + 20 then
+        return invalid(c, op, opaque)
+    end
+    local decr = op == OP.DECREMENT or op == OP.DECREMENTQ
+    local key = sub(ek, 21)
+    local d = c.dict
+    if cas ~= 0 then
+        -- memcached refuses an empty value before it compares the cas.
+        local cur, _, item_cas = dgets(d, key)
+        if cur == "" then
+            return fail(c, op, opaque, ST.DELTA_BADVAL)
+        elseif cur ~= nil and not same_cas(item_cas, cas) then
+            return fail(c, op, opaque, ST.KEY_EEXISTS)
+        end
+    end
+    local nv, err = dincr(d, key, read_u64(ek, 1), decr)
+    if nv then
+        inc(decr and C.decr_hits or C.incr_hits, 1)
+        if QUIET[op] then
+            return
+        end
+        return c.send(c.sock, response(op, 0, opaque, cas_of(d, key), 0, 0, 8), u64(nv))
+    end
+    if err == "not found" then
+        local exptime = read_u32(ek, 17)
+        if exptime == NO_CREATE then
+            inc(decr and C.decr_misses or C.incr_misses, 1)
+            return fail(c, op, opaque, ST.KEY_ENOENT)
+        end
+        local initial = read_u64(ek, 9)
+        local quiet = QUIET[op]
+        local ok, e = put(d, "add", key, initial, ttl_of(exptime), 0, nil, not quiet)
+        if ok then
+            inc(C_ITEMS, 1)
+            if quiet then
+                return
+            end
+            return c.send(c.sock, response(op, 0, opaque, e, 0, 0, 8), u64(initial))
+        end
+        if e == "no memory" then
+            return fail(c, op, opaque, ST.ENOMEM, "Out of memory allocating new item")
+        end
+        return fail(c, op, opaque, ST.NOT_STORED)
+    end
+    if err == "no memory" then
+        return fail(c, op, opaque, ST.ENOMEM, "Out of memory incrementing value")
+    end
+    return fail(c, op, opaque, ST.DELTA_BADVAL)
+end
+
+-- flush serves FLUSH and FLUSHQ: no key, optionally a 4-byte exptime
+-- (a delay, or an absolute time past 30 days), as the text flush_all.
+local function flush(c, op, klen, elen, blen, opaque, _, ek)
+    if klen ~= 0 or blen ~= elen or (elen ~= 0 and elen ~= 4) then
+        return invalid(c, op, opaque)
+    end
+    local exptime = elen == 4 and read_u32(ek, 1) or 0
+    inc(C.cmd_flush, 1)
+    local d = c.dict
+    if exptime == 0 then
+        dflush(d)
+    elseif exptime <= proto.REALTIME_MAXDELTA then
+        dflush_after(d, exptime)
+    elseif exptime > STARTED then
+        local delay = exptime - ngx_time()
+        if delay <= 0 then
+            dflush(d)
+        else
+            dflush_after(d, delay)
+        end
+    end
+    -- (An absolute time before the server started flushes nothing, as in
+    -- memcached.)
+    if QUIET[op] then
+        return
+    end
+    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+end
+
+-- bare is the check of the opcodes that take no body at all.
+local function bare(klen, elen, blen)
+    return klen == 0 and elen == 0 and blen == 0
+end
+
+local function noop(c, op, klen, elen, blen, opaque)
+    if not bare(klen, elen, blen) then
+        return invalid(c, op, opaque)
+    end
+    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+end
+
+local function version(c, op, klen, elen, blen, opaque)
+    if not bare(klen, elen, blen) then
+        return invalid(c, op, opaque)
+    end
+    local v = stats.VERSION
+    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, #v), v)
+end
+
+-- quit answers QUIT (QUITQ silently) and closes once the replies before
+-- it are written.
+local function quit(c, op, klen, elen, blen, opaque)
+    if not bare(klen, elen, blen) then
+        return invalid(c, op, opaque)
+    end
+    if op == OP.QUIT then
+        c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+    end
+    return CLOSE
+end
+
+-- text_stats runs the text protocol's "stats [group]" and returns the
+-- "STAT name value" lines it would have sent, as one string or a list.
+local function text_stats(c, group)
+    local out
+    local capture = {
+        sock = c.sock,
+        send = function(_, s)
+            out = s
+        end,
+        dict = c.dict,
+    }
+    stats.command(capture, { "stats", group }, group and 2 or 1)
+    return out
+end
+
+-- stat_packets turns STAT lines into one response per statistic (key:
+-- the name, value: the value) followed by the empty response that ends
+-- the list, all appended to packets.
+local function stat_packets(packets, lines, opaque)
+    if type(lines) == "string" then
+        lines = { lines }
+    end
+    local n = #packets
+    for i = 1, #lines do
+        local s = lines[i]
+        local at = 1
+        while true do
+            local eol = find(s, "\r\n", at, true)
+            if not eol then
+                break
+            end
+            if sub(s, at, at + 4) == "STAT " then
+                local sp = find(s, " ", at + 5, true)
+                local name, value
+                if sp and sp < eol then
+                    name, value = sub(s, at + 5, sp - 1), sub(s, sp + 1, eol - 1)
+                else
+                    name, value = sub(s, at + 5, eol - 1), ""
+                end
+                packets[n + 1] = response(OP.STAT, 0, opaque, 0, #name, 0, #name + #value)
+                packets[n + 2] = name
+                packets[n + 3] = value
+                n = n + 3
+            end
+            at = eol + 2
+        end
+    end
+    packets[n + 1] = response(OP.STAT, 0, opaque, 0, 0, 0, 0)
+    return packets
+end
+
+-- stat serves STAT: no extras, an optional group name as the key. As in
+-- memcached, "reset", "settings" and "detail" match as prefixes, the other
+-- groups exactly, and bytes after the key are read as the next request.
+local function stat(c, op, klen, elen, _, opaque, _, group)
+    if elen ~= 0 then
+        return invalid(c, op, opaque)
+    end
+    local packets = {}
+    if klen == 0 then
+        stat_packets(packets, text_stats(c, nil), opaque)
+    elseif sub(group, 1, 5) == "reset" then
+        text_stats(c, "reset")
+        stat_packets(packets, {}, opaque)
+    elseif sub(group, 1, 8) == "settings" then
+        stat_packets(packets, text_stats(c, "settings"), opaque)
+    elseif sub(group, 1, 6) == "detail" then
+        local what = sub(group, 7)
+        if sub(what, 1, 5) == " dump" then
+            -- No per-prefix detail is kept: the dump is empty.
+            packets[1] = response(OP.STAT, 0, opaque, 0, 8, 0, 13)
+            packets[2] = "detailed"
+            packets[3] = "END\r\n"
+            stat_packets(packets, {}, opaque)
+        elseif sub(what, 1, 3) == " on" or sub(what, 1, 4) == " off" then
+            stat_packets(packets, {}, opaque)
+        else
+            return fail(c, op, opaque, ST.KEY_ENOENT)
+        end
+    elseif group == "items" or group == "slabs" or group == "sizes" then
+        stat_packets(packets, text_stats(c, group), opaque)
+    else
+        return fail(c, op, opaque, ST.KEY_ENOENT)
+    end
+    return c.send(c.sock, packets)
+end
+
+-- unknown answers an opcode nobody handles: "Unknown command", after
+-- which memcached swallows bodylen more bytes (beyond the extras and key
+-- it has already read; a memcached quirk kept for compatibility).
+local function unknown(c, op, _, _, blen, opaque)
+    fail(c, op, opaque, ST.UNKNOWN_COMMAND)
+    return DISCARD, blen
+end
+
+-- SASL is not enabled (as in a memcached started without -S): the SASL
+-- opcodes answer "Unknown command" once their lengths are checked.
+local function sasl_list(c, op, klen, elen, blen, opaque)
+    if not bare(klen, elen, blen) then
+        return invalid(c, op, opaque)
+    end
+    return fail(c, op, opaque, ST.UNKNOWN_COMMAND)
+end
+
+local function sasl_auth(c, op, klen, elen, blen, opaque)
+    if elen ~= 0 or klen == 0 then
+        return invalid(c, op, opaque)
+    end
+    fail(c, op, opaque, ST.UNKNOWN_COMMAND)
+    return DISCARD, blen - klen
+end
+
+-- HANDLERS maps an opcode to its handler, called as
+-- handler(c, opcode, keylen, extlen, bodylen, opaque, cas, ek, value)
+-- where ek is the request's extras and key, and value, for the storage
+-- opcodes, the value when the loop has taken it (always, unless it cannot
+-- fit the item size limit). VERBOSITY is absent: memcached 1.6.18 answers
+-- it "Unknown command" too.
+local HANDLERS = {
+    [OP.GET] = get, [OP.GETQ] = get, [OP.GETK] = get, [OP.GETKQ] = get,
+    [OP.SET] = store, [OP.SETQ] = store, [OP.ADD] = store, [OP.ADDQ] = store,
+    [OP.REPLACE] = store, [OP.REPLACEQ] = store,
+    [OP.APPEND] = append, [OP.APPENDQ] = append, [OP.PREPEND] = append, [OP.PREPENDQ] = append,
+    [OP.DELETE] = delete, [OP.DELETEQ] = delete,
+    [OP.INCREMENT] = arith, [OP.INCREMENTQ] = arith, [OP.DECREMENT] = arith, [OP.DECREMENTQ] = arith,
+    [OP.TOUCH] = touch, [OP.GAT] = touch, [OP.GATQ] = touch, [OP.GATK] = touch, [OP.GATKQ] = touch,
+    [OP.FLUSH] = flush, [OP.FLUSHQ] = flush,
+    [OP.NOOP] = noop, [OP.VERSION] = version, [OP.QUIT] = quit, [OP.QUITQ] = quit,
+    [OP.STAT] = stat,
+    [OP.SASL_LIST_MECHS] = sasl_list, [OP.SASL_AUTH] = sasl_auth, [OP.SASL_STEP] = sasl_auth,
+}
+
+-- WHOLE_EXTLEN holds, for the storage opcodes, the extras length a well
+-- formed request has: memcached reads such a request to its end whatever
+-- happens next, so the loop may take its whole body at once.
+local WHOLE_EXTLEN = {}
+for op, _ in pairs(STORE_MODE) do
+    WHOLE_EXTLEN[op] = 8
+end
+for op, _ in pairs(PEND_MODE) do
+    WHOLE_EXTLEN[op] = 0
+end
+
+-- READ_EVERY is how many batches of input pass between updates of the
+-- shared bytes_read counter from the socket's byte count (and once at
+-- close).
+local READ_EVERY = 64
+
+-- GET_FAMILY holds the opcodes the loop answers itself, without a
+-- handler call, when their lengths are valid: they are most of the load.
+local GET_FAMILY = { [OP.GET] = true, [OP.GETQ] = true, [OP.GETK] = true, [OP.GETKQ] = true }
+
+-- serve runs the binary protocol on connection c (see resty.memcached.
+-- server for its fields) until the client quits or goes away. A Lua error
+-- in a handler is logged and answered with status 0x84 (internal error)
+-- before the connection closes.
+function _M.serve(c)
+    c.receiveany = c.sock.receiveany
+    -- The request being served, for the error reply. Upvalues of loop: a
+    -- cheaper store per request than a table field.
+    local cur_op, cur_opaque = 0, 0
+
+    local function loop()
+        local sock, send, dict = c.sock, c.send, c.dict
+        -- buf holds the input not yet taken from pos on; size is #buf.
+        local buf, pos, size = "", 1, 0
+        local counted, since = 0, 0
+        -- Hits and misses of the inline get path are counted here and added
+        -- to the shared counters before the loop waits for input or runs
+        -- any other handler: before its replies can have been written, so
+        -- stats read anywhere afterwards include them.
+        local hits, misses = 0, 0
+        local function settle()
+            if hits > 0 then
+                inc(C_HIT, hits)
+                hits = 0
+            end
+            if misses > 0 then
+                inc(C_MISS, misses)
+                misses = 0
+            end
+        end
+        local receiveany = c.receiveany
+        while true do
+            if pos > size then
+                -- All input taken: the next batch (which makes the host
+                -- write the replies so far, once none is buffered).
+                if hits > 0 or misses > 0 then
+                    settle()
+                end
+                local data = receiveany(sock, CHUNK)
+                if data then
+                    buf, pos, size = data, 1, #data
+                    -- bytes_read is brought up to date every READ_EVERY
+                    -- batches of input (and at the end).
+                    since = since + 1
+                    if since >= READ_EVERY then
+                        since = 0
+                        local total = tonumber(ngx.var.bytes_received)
+                        inc(C_READ, total - counted)
+                        counted = total
+                    end
+                else
+                    -- A timeout, or the end: fetch knows what to do.
+                    buf, pos = fetch(c, "", 1, 24)
+                    if not buf then
+                        break
+                    end
+                    size = #buf
+                end
+            end
+            local op, klen, elen, blen, opaque, cas, ek, next = request(buf, pos)
+            if not op then
+                if klen ~= SHORT then
+                    -- Not a request's magic: memcached closes without a word.
+                    break
+                end
+                -- A header cut in two.
+                settle()
+                buf, pos = fetch(c, buf, pos, 24)
+                if not buf then
+                    break
+                end
+                size = #buf
+                op, klen, elen, blen, opaque, cas, ek, next = request(buf, pos)
+                if not op then
+                    break
+                end
+            end
+            cur_op, cur_opaque = op, opaque
+            if ek then
+                pos = next
+            else
+                local need = elen + klen
+                settle()
+                buf, pos = fetch(c, buf, pos + 24, need)
+                if not buf then
+                    break
+                end
+                size = #buf
+                ek = sub(buf, pos, pos + need - 1)
+                pos = pos + need
+            end
+            if GET_FAMILY[op] and elen == 0 and blen == klen and klen > 0 and klen <= KEY_MAX then
+                -- The get handler's work, inline; ek is the key.
+                local v, f, vcas = dgets(dict, ek)
+                if v ~= nil then
+                    hits = hits + 1
+                    if WITH_KEY[op] then
+                        send(sock, value_response(op, opaque, vcas, f, ek, v), ek, v)
+                    else
+                        send(sock, value_response(op, opaque, vcas, f, nil, v), v)
+                    end
+                else
+                    misses = misses + 1
+                    if not QUIET[op] then
+                        if WITH_KEY[op] then
+                            send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), ek)
+                        else
+                            fail(c, op, opaque, ST.KEY_ENOENT)
+                        end
+                    end
+                end
+            else
+                settle()
+                local need = elen + klen
+                local value
+                if WHOLE_EXTLEN[op] == elen and klen > 0 and klen <= KEY_MAX
+                    and blen >= need and blen - need <= MAX_ITEM then
+                    local vlen = blen - need
+                    if size - pos + 1 < vlen then
+                        buf, pos = fetch(c, buf, pos, vlen)
+                        if not buf then
+                            break
+                        end
+                        size = #buf
+                    end
+                    value = sub(buf, pos, pos + vlen - 1)
+                    pos = pos + vlen
+                end
+                if klen > blen or need > blen then
+                    fail(c, op, opaque, ST.UNKNOWN_COMMAND)
+                    break
+                end
+                if klen > KEY_MAX then
+                    fail(c, op, opaque, ST.EINVAL)
+                    break
+                end
+                local r, n = (HANDLERS[op] or unknown)(c, op, klen, elen, blen, opaque, cas, ek, value)
+                if r == CLOSE then
+                    break
+                elseif r == DISCARD then
+                    -- n is a C int in memcached: nothing is discarded when
+                    -- it is 2 GiB or more.
+                    if n > 0 and n < INT32 then
+                        local have = size - pos + 1
+                        if n <= have then
+                            pos = pos + n
+                        else
+                            buf, pos, size = "", 1, 0
+                            if not skip(c, n - have) then
+                                break
+                            end
+                        end
+                    end
+                end
+            end
+        end
+        settle()
+        inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
+    end
+
+    local ok, e = pcall(loop)
+    if not ok then
+        ngx.log(ngx.ERR, "resty.memcached: binary opcode 0x", format("%02x", cur_op), " failed: ", tostring(e))
+        fail(c, cur_op, cur_opaque, ST.EINTERNAL)
+    end
+end
+
+return _M
