@@ -61,7 +61,7 @@ type SocketConfig struct {
 	// KeepaliveTimeout is lua_socket_keepalive_timeout (60s): how long an
 	// idle pooled cosocket connection is kept.
 	KeepaliveTimeout time.Duration
-	BufferSize       int // initial read buffer (16 KiB)
+	BufferSize       int // initial read buffer (16 KiB: memcached reads 16 KiB at a time, and its line rules depend on what one read brings)
 	MaxLine          int // longest line receive("*l") returns (1 MiB)
 	MaxReceive       int // largest single receive (64 MiB)
 }
