@@ -188,26 +188,13 @@ func sockReceiveBlock(L *lua.LState) int {
 		L.Pop(1)
 		return pushBlock(L, data[:n], data[n:])
 	}
-	var dl time.Time
-	for s.rend-s.rpos < need {
-		if s.readClosed {
-			return s.failRead(L, "closed", s.takeAll())
+	if e := s.ensure(L, need); e != "" {
+		if e == "timeout" {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("timeout"))
+			return 2
 		}
-		if s.rpos > 0 && len(s.rbuf)-s.rpos < need {
-			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
-			s.rpos = 0
-		}
-		if dl.IsZero() {
-			dl = s.deadline()
-		}
-		if e := s.fill(L, dl, max(need, len(s.rbuf))); e != "" {
-			if e == "timeout" {
-				L.Push(lua.LNil)
-				L.Push(lua.LString("timeout"))
-				return 2
-			}
-			return s.failRead(L, e, s.takeAll())
-		}
+		return s.failRead(L, e, s.takeAll())
 	}
 	b := s.rbuf[s.rpos : s.rpos+need]
 	s.rpos += need

@@ -325,21 +325,8 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 		return 1
 	}
 	if n <= len(s.rbuf) || n <= 64<<10 {
-		var dl time.Time
-		for s.rend-s.rpos < n {
-			if s.readClosed {
-				return s.failRead(L, "closed", s.takeAll())
-			}
-			if s.rpos > 0 && len(s.rbuf)-s.rpos < n {
-				s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
-				s.rpos = 0
-			}
-			if dl.IsZero() {
-				dl = s.deadline()
-			}
-			if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
-				return s.failRead(L, e, s.takeAll())
-			}
+		if e := s.ensure(L, n); e != "" {
+			return s.failRead(L, e, s.takeAll())
 		}
 		str := string(s.rbuf[s.rpos : s.rpos+n])
 		s.rpos += n
@@ -371,6 +358,29 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 	}
 	L.Push(lua.LString(unsafe.String(&out[0], n)))
 	return 1
+}
+
+// ensure reads until n bytes are buffered (growing the buffer to n), and
+// returns the error text if that fails; it consumes nothing, so a caller
+// may keep or take the partial data.
+func (s *Socket) ensure(L *lua.LState, n int) string {
+	var dl time.Time
+	for s.rend-s.rpos < n {
+		if s.readClosed {
+			return "closed"
+		}
+		if s.rpos > 0 && len(s.rbuf)-s.rpos < n {
+			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
+			s.rpos = 0
+		}
+		if dl.IsZero() {
+			dl = s.deadline()
+		}
+		if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
+			return e
+		}
+	}
+	return ""
 }
 
 func (s *Socket) takeAll() lua.LString {
