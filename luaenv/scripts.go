@@ -11,6 +11,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/streamlua/streamlua/luaenv/ljcompat"
 )
 
 // BundledPrefix marks package-path templates served from the binary's
@@ -102,8 +104,14 @@ func newSyntaxError(file string, err error) *SyntaxError {
 }
 
 // Compile compiles Lua source into a shareable proto; chunkName is what
-// error messages and tracebacks show as the file.
+// error messages and tracebacks show as the file. LuaJIT's string escapes
+// (\xNN, \u{...}, \z), which gopher-lua's lexer would silently misread,
+// are rewritten first.
 func Compile(src, chunkName string) (*lua.FunctionProto, error) {
+	src, err := ljcompat.TranslateSource(src)
+	if err != nil {
+		return nil, &SyntaxError{File: chunkName, Message: err.Error()}
+	}
 	chunk, err := parse.Parse(strings.NewReader(src), chunkName)
 	if err != nil {
 		return nil, newSyntaxError(chunkName, err)

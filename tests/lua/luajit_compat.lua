@@ -18,4 +18,8 @@ t.eq(tostring(1e15), "1e+15", "1e15")
 t.eq(tostring(0.1 + 0.2), "0.3", "0.1+0.2")
 t.eq(tonumber("1e3"), 1000, "tonumber exponent")
 t.eq(string.sub("abcdef", 1, "3"), "abc", "string index as numeric string")
+t.eq("\x41\x42", "AB", "LuaJIT \\x escapes")
+t.eq(#"\x80\x00", 2, "binary \\x escapes")
+t.eq("a\z
+      b", "ab", "\\z skips white space")
 t.done(sock)
