@@ -140,7 +140,7 @@ local function settings(dict)
     stat(out, "num_threads", fmt_int(info.Threads))
     stat(out, "detail_enabled", "no")
     stat(out, "cas_enabled", "yes")
-    stat(out, "binding_protocol", "ascii")
+    stat(out, "binding_protocol", "auto-negotiate") -- text and binary on one port, as -B auto
     stat(out, "auth_enabled_sasl", "no")
     stat(out, "auth_enabled_ascii", "no")
     stat(out, "item_size_max", fmt_int(info.MaxItemSize))
