@@ -175,14 +175,10 @@ func expiresAt(now int64, ttl time.Duration) int64 {
 // entry all give found=false with a nil error; a list gives ErrIsList. A hit
 // moves the entry to the most recently used end.
 func (d *Dict) Get(key string) (it Item, found bool, err error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return Item{}, false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		s.mu.Unlock()
 		return Item{}, false, nil
@@ -340,14 +336,11 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 // Delete removes key. existed reports whether a live entry was removed; an
 // expired or flushed one is removed too but does not count.
 func (d *Dict) Delete(key string) (existed bool, err error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
-	s.purge(&c)
-	if i := s.find(h, key); i != nilSlot {
+	if i != nilSlot {
 		existed = !c.dead(s.at(i))
 		if !existed {
 			s.expired++
@@ -358,19 +351,29 @@ func (d *Dict) Delete(key string) (existed bool, err error) {
 	return existed, nil
 }
 
-// DeleteCAS removes key only if it is live and its cas unique equals cas
-// (memcached's md with C, an extension of ours): ErrNotFound for a
-// missing, expired or flushed key, ErrExists when the cas differs.
-func (d *Dict) DeleteCAS(key string, cas uint64) error {
+// open validates key, locks its shard (the caller unlocks it), frees up to
+// two expired entries from the LRU tail as every OpenResty write and read
+// does, and finds the entry (nilSlot when absent). Most methods start here.
+func (d *Dict) open(key string) (*shard, opctx, uint64, int32, error) {
 	if err := checkKey(key); err != nil {
-		return err
+		return nil, opctx{}, 0, nilSlot, err
 	}
 	c := d.begin()
 	s, h := d.locate(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.purge(&c)
-	i := s.find(h, key)
+	return s, c, h, s.find(h, key), nil
+}
+
+// DeleteCAS removes key only if it is live and its cas unique equals cas
+// (memcached's md with C, an extension of ours): ErrNotFound for a
+// missing, expired or flushed key, ErrExists when the cas differs.
+func (d *Dict) DeleteCAS(key string, cas uint64) error {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
 	if i == nilSlot || c.dead(s.at(i)) {
 		return ErrNotFound
 	}
@@ -397,15 +400,11 @@ func (d *Dict) IncrInit(key string, step, init float64, initTTL time.Duration) (
 }
 
 func (d *Dict) incr(key string, step float64, hasInit bool, init float64, initTTL time.Duration) (float64, bool, error) {
-	if err := checkKey(key); err != nil {
+	s, c, h, i, err := d.open(key)
+	if err != nil {
 		return 0, false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i != nilSlot && !c.dead(s.at(i)) {
 		sl := s.at(i)
 		if sl.kind != KindNumber {
@@ -533,15 +532,11 @@ func (d *Dict) RPop(key string) (v Value, found bool, err error) {
 }
 
 func (d *Dict) pop(key string, front bool) (Value, bool, error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return Value{}, false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		return Value{}, false, nil
 	}
@@ -570,15 +565,11 @@ func (d *Dict) pop(key string, front bool) (Value, bool, error) {
 // LLen returns the length of the list under key, 0 when the key is missing,
 // expired or flushed, ErrNotList for a scalar.
 func (d *Dict) LLen(key string) (int, error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return 0, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		return 0, nil
 	}
@@ -742,15 +733,11 @@ func (d *Dict) Prepend(key string, data string) (forcible bool, err error) {
 }
 
 func (d *Dict) pend(key, data string, front bool) (bool, error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		return false, ErrNotFound
 	}
@@ -784,15 +771,11 @@ func (d *Dict) pend(key, data string, front bool) (bool, error) {
 // list; ErrNotNumber when the text is not a decimal of at most 20 digits
 // that fits in 64 bits.
 func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return 0, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		return 0, ErrNotFound
 	}
@@ -848,15 +831,11 @@ func (d *Dict) GetAndTouch(key string, ttl time.Duration) (it Item, found bool, 
 }
 
 func (d *Dict) touch(key string, ttl time.Duration, get bool) (Item, bool, error) {
-	if err := checkKey(key); err != nil {
+	s, c, _, i, err := d.open(key)
+	if err != nil {
 		return Item{}, false, err
 	}
-	c := d.begin()
-	s, h := d.locate(key)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.purge(&c)
-	i := s.find(h, key)
 	if i == nilSlot || c.dead(s.at(i)) {
 		if get {
 			return Item{}, false, nil
