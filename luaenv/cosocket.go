@@ -188,6 +188,13 @@ func (v *vm) closeCosockets() {
 	v.cosockets = v.cosockets[:0]
 }
 
+// pushClosed answers an operation on a cosocket that is not connected.
+func pushClosed(L *lua.LState) int {
+	L.Push(lua.LNil)
+	L.Push(lua.LString("closed"))
+	return 2
+}
+
 func checkClient(L *lua.LState) *clientSocket {
 	if ud, ok := L.Get(1).(*lua.LUserData); ok {
 		if s, ok := ud.Value.(*clientSocket); ok {
@@ -277,9 +284,7 @@ func dialErrText(err error, host string) string {
 func cosockClose(L *lua.LState) int {
 	cs := checkClient(L)
 	if cs.conn == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushClosed(L)
 	}
 	cs.Flush()
 	cs.conn.Close()
@@ -291,9 +296,7 @@ func cosockClose(L *lua.LState) int {
 func cosockSetKeepalive(L *lua.LState) int {
 	cs := checkClient(L)
 	if cs.conn == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushClosed(L)
 	}
 	timeout := cs.env.cfg.Socket.KeepaliveTimeout
 	if L.Get(2) != lua.LNil {
@@ -339,9 +342,7 @@ func cosockSetKeepalive(L *lua.LState) int {
 func cosockGetReusedTimes(L *lua.LState) int {
 	cs := checkClient(L)
 	if cs.conn == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushClosed(L)
 	}
 	L.Push(lua.LNumber(cs.reused))
 	return 1
@@ -352,9 +353,7 @@ func cosockGetReusedTimes(L *lua.LState) int {
 func cosockSSLHandshake(L *lua.LState) int {
 	cs := checkClient(L)
 	if cs.conn == nil {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("closed"))
-		return 2
+		return pushClosed(L)
 	}
 	cfg := &tls.Config{ServerName: L.OptString(3, ""), InsecureSkipVerify: !L.ToBool(4)}
 	if cfg.ServerName == "" {
