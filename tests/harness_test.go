@@ -217,3 +217,20 @@ func roundTrip(t testing.TB, addr string, req string, quiet time.Duration) strin
 		}
 	}
 }
+
+// checkBattery fails a differential test whose battery is smaller than the
+// issue asks for or names two cases alike (a duplicate name would hide one
+// case's result behind the other's).
+func checkBattery(t *testing.T, names []string, min int) {
+	t.Helper()
+	if len(names) < min {
+		t.Fatalf("battery has %d sequences, want at least %d", len(names), min)
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			t.Fatalf("duplicate case name %q", n)
+		}
+		seen[n] = true
+	}
+}

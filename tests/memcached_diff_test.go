@@ -196,16 +196,11 @@ func TestMemcachedDifferential(t *testing.T) {
 	ref := startMemcached(t)
 	sl := startStreamlua(t)
 	cases := mcBattery()
-	if len(cases) < 300 {
-		t.Fatalf("battery has %d sequences, want at least 300", len(cases))
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.name
 	}
-	seen := map[string]bool{}
-	for _, c := range cases {
-		if seen[c.name] {
-			t.Fatalf("duplicate case name %q", c.name)
-		}
-		seen[c.name] = true
-	}
+	checkBattery(t, names, 300)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var wg sync.WaitGroup
