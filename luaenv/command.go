@@ -22,7 +22,8 @@ import (
 // <first word of the pending input (at most 16 bytes)>, <number of spaces
 // before it> and consumes nothing, so the script can allow some commands
 // longer lines by calling again with a larger max.
-// A timeout returns nil, "timeout" and keeps the partial line buffered;
+// A timeout returns nil, "timeout" and keeps the partial line buffered
+// (nil, "idle" when sock:setidle's time passes with nothing buffered);
 // EOF returns nil, "closed", <partial line>.
 func sockReceiveCommand(L *lua.LState) int {
 	s := checkSocket(L)
@@ -85,13 +86,13 @@ func sockReceiveCommand(L *lua.LState) int {
 		if dl.IsZero() {
 			dl = s.deadline()
 		}
-		if e := s.fill(L, dl, max+1); e != "" {
+		if e := s.fillIdle(L, dl, max+1); e != "" {
 			if e == "too large" {
 				continue
 			}
-			if e == "timeout" {
+			if e == "timeout" || e == "idle" {
 				L.Push(lua.LNil)
-				L.Push(lua.LString("timeout"))
+				L.Push(lua.LString(e))
 				return 2
 			}
 			return s.failRead(L, e, s.takeAll())

@@ -413,7 +413,7 @@ func (v *vm) ngxSocketConnect(L *lua.LState) int {
 // installCosockets adds ngx.socket.{tcp,stream,connect}.
 func (v *vm) installCosockets() {
 	L := v.L
-	methods := L.NewTable()
+	methods := L.CreateTable(0, len(socketMethods)+6)
 	for name, f := range socketMethods {
 		if name == "peek" {
 			continue
@@ -430,9 +430,9 @@ func (v *vm) installCosockets() {
 	} {
 		methods.RawSetString(name, L.NewFunction(f))
 	}
-	v.cosockMT = L.NewTable()
+	v.cosockMT = L.CreateTable(0, 4)
 	v.cosockMT.RawSetString("__index", methods)
-	sock := L.NewTable()
+	sock := L.CreateTable(0, 4)
 	sock.RawSetString("tcp", L.NewFunction(v.ngxSocketTCP))
 	sock.RawSetString("stream", L.NewFunction(v.ngxSocketTCP))
 	sock.RawSetString("connect", L.NewFunction(v.ngxSocketConnect))

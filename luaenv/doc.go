@@ -20,7 +20,10 @@
 //  6. When the handler returns, errors or calls ngx.exit, output is flushed,
 //     the connection is closed and the state is reset and pooled. A Lua
 //     error is logged with the script's file:line; other connections are
-//     unaffected.
+//     unaffected. A handler that returns ngx.AGAIN after sock:setidle
+//     reported "idle" instead gives its state and buffers back; the
+//     connection waits on the netpoller alone and the entry runs again,
+//     on any pooled state, when input arrives (idle.go).
 //
 // Reload builds a new Scripts generation and swaps it in only if every file
 // compiles; states of the old generation are dropped as their connections

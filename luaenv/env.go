@@ -105,8 +105,13 @@ type Env struct {
 	reloads atomic.Uint64
 	reloadF atomic.Uint64
 
+	parked atomic.Int64 // connections waiting with no state (idle.go)
+	live   atomic.Int64 // states handling a connection's entry
+
 	mu      sync.Mutex
 	idle    []*vm
+	idleLow int  // fewest idle states since the last trim (trimPool)
+	trimmer bool // a trimPool is scheduled
 	nextID  int
 	serial  atomic.Uint64 // connection serial numbers (ngx.var.connection)
 	started time.Time
@@ -160,6 +165,13 @@ func New(cfg Config) (*Env, error) {
 	e.gen.Store(NewScripts(cfg.PackagePath, cfg.Bundled))
 	return e, nil
 }
+
+// Parked reports the connections waiting for input with no Lua state
+// (their entry returned ngx.AGAIN).
+func (e *Env) Parked() int64 { return e.parked.Load() }
+
+// LiveStates reports the Lua states running a connection's entry now.
+func (e *Env) LiveStates() int64 { return e.live.Load() }
 
 // Logger returns the Env's logger.
 func (e *Env) Logger() *slog.Logger { return e.log }
@@ -290,6 +302,7 @@ func (e *Env) get() *vm {
 	for len(e.idle) > 0 {
 		v := e.idle[len(e.idle)-1]
 		e.idle = e.idle[:len(e.idle)-1]
+		e.idleLow = min(e.idleLow, len(e.idle))
 		if v.gen == gen {
 			e.mu.Unlock()
 			return v
@@ -309,11 +322,49 @@ func (e *Env) put(v *vm) {
 	e.mu.Lock()
 	if v.gen == e.gen.Load() && len(e.idle) < e.cfg.MaxIdleStates && !v.broken {
 		e.idle = append(e.idle, v)
+		if !e.trimmer && len(e.idle) > poolFloor {
+			e.trimmer = true
+			e.idleLow = len(e.idle)
+			time.AfterFunc(poolTrimEvery, e.trimPool)
+		}
 		e.mu.Unlock()
 		return
 	}
 	e.mu.Unlock()
 	v.L.Close()
+}
+
+const (
+	// poolTrimEvery is how often the pool gives back states nobody took.
+	poolTrimEvery = 10 * time.Second
+	// poolFloor is how many idle states trimming always leaves.
+	poolFloor = 16
+)
+
+// trimPool closes half of the idle states that stayed unused for a whole
+// period (the fewest the pool held since the last trim), oldest first: a
+// burst of connections leaves hundreds of states behind, each a few
+// hundred KiB, which should not stay for the process's life, while a
+// steady load keeps what it uses.
+func (e *Env) trimPool() {
+	e.mu.Lock()
+	n := min(e.idleLow/2, len(e.idle)-poolFloor)
+	var drop []*vm
+	if n > 0 {
+		drop = make([]*vm, n)
+		copy(drop, e.idle[:n])
+		e.idle = append(e.idle[:0], e.idle[n:]...)
+		clear(e.idle[len(e.idle) : len(e.idle)+n])
+	}
+	e.idleLow = len(e.idle)
+	e.trimmer = len(e.idle) > poolFloor
+	if e.trimmer {
+		time.AfterFunc(poolTrimEvery, e.trimPool)
+	}
+	e.mu.Unlock()
+	for _, v := range drop {
+		v.L.Close()
+	}
 }
 
 // RunInit runs a file once with the dictionaries available and no socket.
@@ -330,7 +381,8 @@ func (e *Env) RunInit(ctx context.Context, file, phase string) error {
 		return err
 	}
 	v.phase = phase
-	return v.call(ctx, v.L.NewFunctionFromProto(proto))
+	_, err = v.call(ctx, v.L.NewFunctionFromProto(proto))
+	return err
 }
 
 // Run runs Lua code once outside any connection (streamlua run): out
@@ -346,5 +398,6 @@ func (e *Env) Run(ctx context.Context, proto *lua.FunctionProto, args []string, 
 		argt.RawSetInt(i+1, lua.LString(a))
 	}
 	v.L.SetGlobal("arg", argt)
-	return v.call(ctx, fn)
+	_, err := v.call(ctx, fn)
+	return err
 }

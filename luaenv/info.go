@@ -63,7 +63,7 @@ func (i *Info) RejectedConnections() int64 {
 }
 
 func (v *vm) openStreamlua(L *lua.LState) int {
-	t := L.NewTable()
+	t := L.CreateTable(0, 8)
 	t.RawSetString("info", luar.New(L, v.env.cfg.Info))
 	t.RawSetString("version", lua.LString(v.env.cfg.Info.Version))
 	t.RawSetString("reloads", L.NewFunction(func(L *lua.LState) int {
@@ -156,8 +156,8 @@ var counterMethods = map[string]lua.LGFunction{
 
 func (v *vm) installCounterAPI(t *lua.LTable) {
 	L := v.L
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.SetFuncs(L.NewTable(), counterMethods))
+	mt := L.CreateTable(0, 4)
+	mt.RawSetString("__index", L.SetFuncs(L.CreateTable(0, len(counterMethods)), counterMethods))
 	t.RawSetString("counter", L.NewFunction(func(L *lua.LState) int {
 		ud := L.NewUserData()
 		ud.Value = v.env.counters.Counter(L.CheckString(1))

@@ -41,7 +41,7 @@ var levelNames = [...]string{"STDERR", "EMERG", "ALERT", "CRIT", "ERR", "WARN", 
 // without a registry lookup.
 func (v *vm) installNgx() {
 	L := v.L
-	ngx := L.NewTable()
+	ngx := L.CreateTable(0, 64)
 	v.ngx = ngx
 	L.SetGlobal("ngx", ngx)
 
@@ -53,7 +53,7 @@ func (v *vm) installNgx() {
 	}
 
 	v.null = L.NewUserData()
-	nullMT := L.NewTable()
+	nullMT := L.CreateTable(0, 4)
 	nullMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LString("userdata: NULL"))
 		return 1
@@ -93,13 +93,13 @@ func (v *vm) installNgx() {
 		ngx.RawSetString(n, L.NewFunction(f))
 	}
 
-	req := L.NewTable()
+	req := L.CreateTable(0, 4)
 	req.RawSetString("socket", L.NewFunction(v.ngxReqSocket))
 	ngx.RawSetString("req", req)
 
 	// ngx.var: read-only view of the connection's variables.
-	vars := L.NewTable()
-	varMT := L.NewTable()
+	vars := L.CreateTable(0, 0)
+	varMT := L.CreateTable(0, 4)
 	varMT.RawSetString("__index", L.NewFunction(v.ngxVarIndex))
 	varMT.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("variable \"%s\" not found for writing", L.ToString(2))
@@ -108,7 +108,7 @@ func (v *vm) installNgx() {
 	L.SetMetatable(vars, varMT)
 	ngx.RawSetString("var", vars)
 
-	worker := L.NewTable()
+	worker := L.CreateTable(0, 4)
 	worker.RawSetString("id", L.NewFunction(func(L *lua.LState) int {
 		L.Push(lua.LNumber(v.id % v.env.cfg.MaxIdleStates))
 		return 1
@@ -127,7 +127,7 @@ func (v *vm) installNgx() {
 	}))
 	ngx.RawSetString("worker", worker)
 
-	cfg := L.NewTable()
+	cfg := L.CreateTable(0, 6)
 	cfg.RawSetString("subsystem", lua.LString("stream"))
 	cfg.RawSetString("debug", lua.LFalse)
 	cfg.RawSetString("nginx_version", lua.LNumber(1029002))
@@ -143,7 +143,7 @@ func (v *vm) installNgx() {
 	}))
 	ngx.RawSetString("config", cfg)
 
-	re := L.NewTable()
+	re := L.CreateTable(0, 8)
 	ngxre.Open(L, re, v.env.re)
 	ngx.RawSetString("re", re)
 	L.PreloadModule("ngx.re", ngxre.Loader(v.env.re))
@@ -155,8 +155,8 @@ func (v *vm) installNgx() {
 	v.installSemaphore()
 	v.installThreads()
 
-	v.sockMT = L.NewTable()
-	v.sockMT.RawSetString("__index", L.SetFuncs(L.NewTable(), socketMethods))
+	v.sockMT = L.CreateTable(0, 4)
+	v.sockMT.RawSetString("__index", L.SetFuncs(L.CreateTable(0, len(socketMethods)), socketMethods))
 
 	// print is ngx.log(ngx.NOTICE, ...), as in OpenResty.
 	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {

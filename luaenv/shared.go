@@ -15,14 +15,14 @@ import (
 // userdata at index 1, sharing one metatable of methods, as OpenResty does.
 func (v *vm) sharedTable() *lua.LTable {
 	L := v.L
-	shared := L.NewTable()
-	methods := L.SetFuncs(L.NewTable(), dictMethods)
-	mt := L.NewTable()
+	shared := L.CreateTable(0, len(v.env.names))
+	methods := L.SetFuncs(L.CreateTable(0, len(dictMethods)), dictMethods)
+	mt := L.CreateTable(1, 0)
 	mt.RawSetString("__index", methods)
 	for _, name := range v.env.names {
 		zone := L.NewUserData()
 		zone.Value = v.env.dicts[name]
-		t := L.NewTable()
+		t := L.CreateTable(1, 0)
 		t.RawSetInt(1, zone)
 		L.SetMetatable(t, mt)
 		shared.RawSetString(name, t)

@@ -54,6 +54,11 @@ type Socket struct {
 	observe  func(server string, d time.Duration) // Config.ObserveRequest
 	server   string
 	lastData time.Time // when a receive last returned data, for observe
+
+	// Idle release (idle.go).
+	idleAfter      time.Duration // sock:setidle; 0 = never report "idle"
+	silentSince    time.Time     // start of the current wait with nothing buffered
+	pendingTimeout bool          // the read timeout passed while parked
 }
 
 const (
@@ -143,6 +148,20 @@ func errText(err error, done <-chan struct{}) string {
 // first because the client may be waiting for it. It grows rbuf up to
 // limit bytes of unread data.
 func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
+	return s.fillFor(L, deadline, s.readTimeout, limit)
+}
+
+// fillFor is fill with the timeout the deadline stands for, which sets
+// how far the deadline in force may drift (see setReadDeadline).
+func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duration, limit int) string {
+	if s.pendingTimeout {
+		// The read timeout passed while the connection was parked.
+		s.pendingTimeout = false
+		return "timeout"
+	}
+	if s.rbuf == nil {
+		s.rbuf = getBuf(s.cfg.BufferSize)
+	}
 	if e := s.Flush(); e != "" && e != "closed" {
 		// Write errors surface on the next send; reading may still work.
 		_ = e
@@ -167,12 +186,14 @@ func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
 			s.rbuf = nb
 		}
 	}
-	if b := s.vm.budget; b != nil {
-		b.pause()
-		defer b.resume()
+	if s.vm != nil {
+		if b := s.vm.budget; b != nil {
+			b.pause()
+			defer b.resume()
+		}
+		s.vm.env.blockingFrom(L)
 	}
-	s.vm.env.blockingFrom(L)
-	s.setReadDeadline(deadline, s.readTimeout)
+	s.setReadDeadline(deadline, timeout)
 	// Checked after setting the deadline: a shutdown that moved the
 	// deadline to "now" before this point is seen here instead.
 	select {
@@ -186,6 +207,7 @@ func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
 	s.received += int64(n)
 	s.served = 0
 	if n > 0 {
+		s.silentSince = time.Time{}
 		return ""
 	}
 	if err == nil {
@@ -555,8 +577,8 @@ func sockReceiveAny(L *lua.LState) int {
 			L.Push(lua.LString(""))
 			return 3
 		}
-		if e := s.fill(L, s.deadline(), len(s.rbuf)); e != "" {
-			if e != "timeout" {
+		if e := s.fillIdle(L, s.deadline(), len(s.rbuf)); e != "" {
+			if e != "timeout" && e != "idle" {
 				s.eofReported = true
 			}
 			L.Push(lua.LNil)
@@ -769,7 +791,7 @@ func sockPeek(L *lua.LState) int {
 			L.Push(lua.LString("closed"))
 			return 2
 		}
-		if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
+		if e := s.fillIdle(L, dl, max(n, len(s.rbuf))); e != "" {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(e))
 			return 2
@@ -905,4 +927,5 @@ var socketMethods = map[string]lua.LGFunction{
 	// streamlua extensions for line protocols (command.go).
 	"receive_command": sockReceiveCommand,
 	"receive_block":   sockReceiveBlock,
+	"setidle":         sockSetIdle,
 }

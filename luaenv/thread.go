@@ -249,7 +249,7 @@ func (v *vm) finishThreads(kill bool) {
 
 func (v *vm) installThreads() {
 	L := v.L
-	t := L.NewTable()
+	t := L.CreateTable(0, 4)
 	t.RawSetString("spawn", L.NewFunction(v.ngxThreadSpawn))
 	t.RawSetString("wait", L.NewFunction(v.ngxThreadWait))
 	t.RawSetString("kill", L.NewFunction(v.ngxThreadKill))

@@ -200,7 +200,7 @@ func luaErrText(err error) string {
 
 func (v *vm) installTimers() {
 	L := v.L
-	t := L.NewTable()
+	t := L.CreateTable(0, 4)
 	t.RawSetString("at", L.NewFunction(v.ngxTimerAt(false)))
 	t.RawSetString("every", L.NewFunction(v.ngxTimerAt(true)))
 	t.RawSetString("running_count", L.NewFunction(func(L *lua.LState) int {
@@ -310,7 +310,7 @@ func checkSema(L *lua.LState) *semaphore {
 }
 
 func (v *vm) openSemaphore(L *lua.LState) int {
-	mod := L.NewTable()
+	mod := L.CreateTable(0, 4)
 	mod.RawSetString("new", L.NewFunction(func(L *lua.LState) int {
 		n := L.OptInt(1, 0)
 		if n < 0 {
@@ -330,7 +330,7 @@ func (v *vm) openSemaphore(L *lua.LState) int {
 
 func (v *vm) installSemaphore() {
 	L := v.L
-	methods := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+	methods := L.SetFuncs(L.CreateTable(0, 4), map[string]lua.LGFunction{
 		"post": func(L *lua.LState) int {
 			s := checkSema(L)
 			n := L.OptInt(2, 1)
@@ -374,7 +374,7 @@ func (v *vm) installSemaphore() {
 			return 1
 		},
 	})
-	v.semaMT = L.NewTable()
+	v.semaMT = L.CreateTable(0, 4)
 	v.semaMT.RawSetString("__index", methods)
 	L.PreloadModule("ngx.semaphore", v.openSemaphore)
 }

@@ -159,8 +159,9 @@ func (v *vm) reset() {
 type exitCode struct{ code int }
 
 // call runs fn as a protected call and classifies its outcome: a normal
-// return and ngx.exit are nil; a Lua error comes back as *ScriptError.
-func (v *vm) call(ctx context.Context, fn *lua.LFunction) error {
+// return (with fn's first result) and ngx.exit are nil errors; a Lua error
+// comes back as *ScriptError.
+func (v *vm) call(ctx context.Context, fn *lua.LFunction) (lua.LValue, error) {
 	L := v.L
 	if v.env.cfg.ExecTimeout > 0 {
 		v.budget = newBudget(ctx, v.env.cfg.ExecTimeout)
@@ -168,25 +169,27 @@ func (v *vm) call(ctx context.Context, fn *lua.LFunction) error {
 		defer v.budget.stop()
 	}
 	L.Push(fn)
-	err := L.PCall(0, 0, nil)
+	err := L.PCall(0, 1, nil)
 	if len(v.threads) > 0 {
 		v.finishThreads(err != nil)
 	}
 	if err == nil {
-		return nil
+		ret := L.Get(-1)
+		L.Pop(1)
+		return ret, nil
 	}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
 		if ud, ok := ae.Object.(*lua.LUserData); ok && ud == v.exit {
-			return nil
+			return lua.LNil, nil
 		}
 		msg := ae.Object.String()
 		if v.budget != nil && v.budget.expired() {
 			msg = fmt.Sprintf("%s (lua exec timeout of %s exceeded)", strings.TrimSpace(msg), v.env.cfg.ExecTimeout)
 		}
-		return &ScriptError{Message: msg, Traceback: ae.StackTrace}
+		return lua.LNil, &ScriptError{Message: msg, Traceback: ae.StackTrace}
 	}
-	return &ScriptError{Message: err.Error()}
+	return lua.LNil, &ScriptError{Message: err.Error()}
 }
 
 // ScriptError is a Lua error that ended a handler; Message starts with the
@@ -199,38 +202,80 @@ type ScriptError struct {
 func (e *ScriptError) Error() string { return e.Message }
 
 // Handle runs the entry for one accepted connection on a pooled state and
-// closes the connection when the handler returns, errors or exits.
+// closes the connection when the handler returns, errors or exits. An
+// entry that returns ngx.AGAIN is run again, possibly on another state,
+// once the connection has input (see idle.go); the state is given back in
+// between.
 func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) error {
-	v := e.get()
 	sock := newSocket(c, &e.cfg.Socket, ctx.Done())
 	sock.observe, sock.server = e.cfg.ObserveRequest, server
 	cs := &connState{sock: sock, serial: e.serial.Add(1), start: time.Now(), server: server}
-	v.conn = cs
-	v.L.SetField(v.ngx, "ctx", v.L.NewTable())
-	sock.vm = v
 	var err error
-	fn, ferr := v.entryFunction(en)
-	if ferr != nil {
-		err = ferr
-		// A module body that raised leaves require's "loop or previous
-		// error" sentinel in package.loaded; a pooled state would report
-		// that from then on instead of the real error, so drop the state.
-		v.broken = true
-	} else {
-		err = v.call(ctx, fn)
-	}
-	if err != nil {
-		// Logged before the close so that whoever sees the connection end
-		// can already find the reason in the log.
-		e.countError(err.Error())
-		e.log.Error("lua handler failed; closing connection", "server", server, "client", c.RemoteAddr().String(), "error", err.Error())
+	for {
+		v := e.attach(cs)
+		var more bool
+		more, err = v.runEntry(ctx, en)
+		if err != nil {
+			// Logged before the close so that whoever sees the connection
+			// end can already find the reason in the log.
+			e.countError(err.Error())
+			e.log.Error("lua handler failed; closing connection", "server", server, "client", c.RemoteAddr().String(), "error", err.Error())
+		}
+		if more {
+			sock.Flush()
+		}
+		e.detach(v, cs)
+		if !more {
+			break
+		}
+		e.parked.Add(1)
+		perr := sock.park()
+		e.parked.Add(-1)
+		if perr != nil {
+			break
+		}
 	}
 	sock.finish()
-	e.put(v)
 	if e.cfg.ObserveConnection != nil {
 		e.cfg.ObserveConnection(server, time.Since(cs.start))
 	}
 	return err
+}
+
+// attach gives a connection a pooled state for one run of its entry.
+func (e *Env) attach(cs *connState) *vm {
+	v := e.get()
+	e.live.Add(1)
+	v.conn = cs
+	cs.taken, cs.ud = false, nil
+	cs.sock.vm = v
+	cs.sock.consumed = false
+	v.L.SetField(v.ngx, "ctx", v.L.CreateTable(0, 0))
+	return v
+}
+
+// detach gives the state back to the pool.
+func (e *Env) detach(v *vm, cs *connState) {
+	cs.sock.vm = nil
+	cs.ud = nil
+	e.live.Add(-1)
+	e.put(v)
+}
+
+// runEntry runs the entry once. more reports that it returned ngx.AGAIN
+// with the connection still open for reading.
+func (v *vm) runEntry(ctx context.Context, en Entry) (more bool, err error) {
+	fn, err := v.entryFunction(en)
+	if err != nil {
+		// A module body that raised leaves require's "loop or previous
+		// error" sentinel in package.loaded; a pooled state would report
+		// that from then on instead of the real error, so drop the state.
+		v.broken = true
+		return false, err
+	}
+	ret, err := v.call(ctx, fn)
+	s := v.conn.sock
+	return err == nil && again(ret) && !s.readClosed && !s.shutdown, err
 }
 
 // entryFunction resolves the per-connection function: run() of the handler

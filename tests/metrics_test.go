@@ -34,7 +34,7 @@ type scrape struct {
 	types   map[string]string
 }
 
-func scrapeMetrics(t *testing.T, addr string) scrape {
+func scrapeMetrics(t testing.TB, addr string) scrape {
 	t.Helper()
 	c := http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get("http://" + addr + "/metrics")

@@ -231,6 +231,7 @@ type hostCollector struct {
 	dictItems, dictBytes, dictCapacity                 *prometheus.Desc
 	dictEvictions, dictExpired                         *prometheus.Desc
 	luaErrors, reloads                                 *prometheus.Desc
+	connsParked, statesLive                            *prometheus.Desc
 }
 
 func newHostCollector(env *luaenv.Env, info *luaenv.Info, dicts []*shdict.Dict) *hostCollector {
@@ -254,6 +255,8 @@ func newHostCollector(env *luaenv.Env, info *luaenv.Info, dicts []*shdict.Dict) 
 		dictExpired:   d("dict_expired_total", "Expired items reclaimed.", "dict"),
 		luaErrors:     d("lua_errors_total", "Lua errors that ended a handler, timer or light thread, by the script file the error names (\"\" when it names none).", "script"),
 		reloads:       d("reloads_total", "Script reloads (SIGHUP, --watch) by result.", "result"),
+		connsParked:   d("connections_parked", "Open connections waiting for input without a Lua state: their handler went idle and returned ngx.AGAIN (sock:setidle)."),
+		statesLive:    d("lua_states_live", "Lua states running a connection's handler now."),
 	}
 }
 
@@ -263,7 +266,7 @@ func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.buildInfo, c.connsCurrent, c.connsTotal, c.connsRejected,
 		c.commands, c.hits, c.misses, c.counter,
 		c.dictItems, c.dictBytes, c.dictCapacity, c.dictEvictions, c.dictExpired,
-		c.luaErrors, c.reloads,
+		c.luaErrors, c.reloads, c.connsParked, c.statesLive,
 	} {
 		ch <- d
 	}
@@ -282,6 +285,8 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	emit(c.connsCurrent, prometheus.GaugeValue, float64(c.info.CurrConnections()))
 	emit(c.connsTotal, prometheus.CounterValue, float64(c.info.TotalConnections()))
 	emit(c.connsRejected, prometheus.CounterValue, float64(c.info.RejectedConnections()))
+	emit(c.connsParked, prometheus.GaugeValue, float64(c.env.Parked()))
+	emit(c.statesLive, prometheus.GaugeValue, float64(c.env.LiveStates()))
 
 	snap := c.env.Counters().Snapshot()
 	cmds := commandCounts(snap)

@@ -180,7 +180,8 @@ local function fetch(c, buf, pos, n)
             end
         else
             data, err = c.receiveany(sock, CHUNK)
-            if not data and err == "timeout" and not c.idle_kick then
+            if not data and (err == "idle" or err == "timeout" and not c.idle_kick) then
+                -- (A request cut in two keeps the connection's state.)
                 data = ""
             end
         end
@@ -711,7 +712,8 @@ local READ_EVERY = 64
 local GET_FAMILY = { [OP.GET] = true, [OP.GETQ] = true, [OP.GETK] = true, [OP.GETKQ] = true }
 
 -- serve runs the binary protocol on connection c (see resty.memcached.
--- server for its fields) until the client quits or goes away. A Lua error
+-- server for its fields) until the client quits or goes away, or returns
+-- ngx.AGAIN when it has gone idle (sock:setidle). A Lua error
 -- in a handler is logged and answered with status 0x84 (internal error)
 -- before the connection closes.
 function _M.serve(c)
@@ -720,6 +722,7 @@ function _M.serve(c)
     -- cheaper store per request than a table field.
     local cur_op, cur_opaque = 0, 0
 
+    local again = false
     local function loop()
         local sock, send, dict = c.sock, c.send, c.dict
         -- buf holds the input not yet taken from pos on; size is #buf.
@@ -748,7 +751,13 @@ function _M.serve(c)
                 if hits > 0 or misses > 0 then
                     settle()
                 end
-                local data = receiveany(sock, CHUNK)
+                local data, err = receiveany(sock, CHUNK)
+                if err == "idle" then
+                    -- Nothing in hand and nothing coming: give the state
+                    -- back until the next request (see run in server).
+                    again = true
+                    break
+                end
                 if data then
                     buf, pos, size = data, 1, #data
                     -- bytes_read is brought up to date every READ_EVERY
@@ -874,6 +883,8 @@ function _M.serve(c)
     if not ok then
         ngx.log(ngx.ERR, "resty.memcached: binary opcode 0x", format("%02x", cur_op), " failed: ", tostring(e))
         fail(c, cur_op, cur_opaque, ST.EINTERNAL)
+    elseif again then
+        return ngx.AGAIN
     end
 end
 

@@ -30,14 +30,17 @@ local proto = require "resty.memcached.proto"
 local conn = require "resty.memcached.conn"
 local stats = require "resty.memcached.stats"
 local text = require "resty.memcached.text"
-local meta = require "resty.memcached.meta"
-local binary = require "resty.memcached.binary"
+-- The meta and binary protocols are loaded on first use: a Lua state
+-- serves one connection at a time, and most never speak either, so a
+-- state need not carry their modules (about a quarter of its memory).
+local meta, binary
 
 local find, sub, byte = string.find, string.sub, string.byte
 local setmetatable, pairs, pcall, tostring, type = setmetatable, pairs, pcall, tostring, type
 local ngx = ngx
 
 local CLOSE = text.CLOSE
+local AGAIN = ngx.AGAIN
 local inc = stats.add
 local C_READ = stats.counters.bytes_read
 
@@ -65,8 +68,24 @@ for _, name in ipairs({
 }) do
     BUILTIN[name] = text[name]
 end
+-- Each meta command starts as a stub that loads resty.memcached.meta and
+-- puts the real handler in its place, in BUILTIN and in the server that
+-- ran it (a server whose table holds something else keeps it).
 for _, name in ipairs({ "mg", "ms", "md", "ma", "mn", "me" }) do
-    BUILTIN[name] = meta[name]
+    local stub
+    stub = function(c, tok, n)
+        meta = meta or require "resty.memcached.meta"
+        local h = meta[name]
+        if BUILTIN[name] == stub then
+            BUILTIN[name] = h
+        end
+        local cmds = c.server and c.server.cmds
+        if cmds and cmds[name] == stub then
+            cmds[name] = h
+        end
+        return h(c, tok, n)
+    end
+    BUILTIN[name] = stub
 end
 
 -- builtin returns the bundled handler for a command name (or nil), so a
@@ -80,6 +99,12 @@ end
 -- is a get/gets (long multi-gets); those it lets grow, and so do we, up to
 -- this cap (memcached's only limit is memory).
 local DEFAULT_MAX_LINE = 4 * 1024 * 1024
+
+-- DEFAULT_IDLE_RELEASE is how long (seconds) a silent connection keeps its
+-- Lua state: a busy client never waits that long between requests, and
+-- the thousands of mostly idle connections of a client pool then cost a
+-- few KiB each instead of a state each (streamlua's sock:setidle).
+local DEFAULT_IDLE_RELEASE = 0.1
 
 local Server = {}
 Server.__index = Server
@@ -98,6 +123,10 @@ end
 --                 never, as memcached; or the memcached.idle_timeout
 --                 setting)
 --   max_line      longest multi-get line accepted, in bytes
+--   idle_release  seconds of client silence after which the connection
+--                 gives its Lua state back until its next request
+--                 (default 0.1, or the memcached.idle_release setting;
+--                 0 keeps the state for the connection's life)
 function _M.new(opts)
     opts = opts or {}
     local cmds = {}
@@ -110,6 +139,7 @@ function _M.new(opts)
         dict_name = opts.dict or stats.setting("memcached.dict") or "memcached",
         idle_timeout = opts.idle_timeout or number_setting("memcached.idle_timeout") or 0,
         max_line = opts.max_line or number_setting("memcached.max_line") or DEFAULT_MAX_LINE,
+        idle_release = opts.idle_release or number_setting("memcached.idle_release") or DEFAULT_IDLE_RELEASE,
     }
     return setmetatable(self, Server)
 end
@@ -151,7 +181,8 @@ local LINE_MAX = 2048
 local READ_EVERY = 256
 
 -- serve is the command loop of one connection; it returns when the
--- connection should close.
+-- connection should close, or true when it has been idle long enough to
+-- give its state back (the host runs run() again on its next input).
 local function serve(self, c)
     local sock, cmds, unknown = c.sock, self.cmds, self.unknown
     local receive_command = sock.receive_command
@@ -178,6 +209,9 @@ local function serve(self, c)
                 inc(C_READ, total - counted)
                 counted = total
             end
+        elseif err == "idle" then
+            inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
+            return true
         elseif err ~= "timeout" or idle_kick then
             break
         end
@@ -190,7 +224,9 @@ local BINARY_MAGIC = "\128"
 
 -- run serves the current downstream connection until the client quits or
 -- goes away, in the binary protocol if its first byte is a binary
--- request's, else in the text and meta protocols.
+-- request's, else in the text and meta protocols. It returns ngx.AGAIN
+-- when the connection has gone idle: the host then runs it again when the
+-- next request arrives, on whichever state is free.
 function Server:run()
     local sock, err = ngx.req.socket(true)
     if not sock then
@@ -206,6 +242,9 @@ function Server:run()
     local idle = self.idle_timeout
     if idle > 0 then
         sock:settimeouts(0, 0, idle * 1000)
+    end
+    if self.idle_release > 0 then
+        sock:setidle(self.idle_release * 1000)
     end
     local c = {
         sock = sock,
@@ -225,13 +264,21 @@ function Server:run()
         first, perr = sock:peek(1)
     end
     if not first then
+        if perr == "idle" then
+            return AGAIN
+        end
         return
     end
     if first == BINARY_MAGIC then
+        binary = binary or require "resty.memcached.binary"
         return binary.serve(c)
     end
     local ok, e = pcall(serve, self, c)
-    if not ok then
+    if ok then
+        if e then
+            return AGAIN
+        end
+    else
         -- A bug in a handler (ours or a user's) must not look like a
         -- silent disconnect: tell the client, log where it happened. The
         -- token table still holds the line being handled.
