@@ -608,7 +608,32 @@ func sockSend(L *lua.LState) int {
 		L.Push(lua.LString("closed"))
 		return 2
 	}
-	n, e := s.appendSend(L, top)
+	return s.output(L, func(b []byte) []byte {
+		for i := 2; i <= top; i++ {
+			b = appendSendValue(L, b, L.Get(i), 0)
+		}
+		return b
+	})
+}
+
+// output appends a reply to the output buffer under the write lock (a
+// bad argument raises with the lock released by the deferred unlock),
+// writes when the buffer passes flushAt, and pushes what send returns:
+// the byte count, or nil and the error.
+func (s *Socket) output(L *lua.LState, add func([]byte) []byte) int {
+	n, e := func() (int, string) {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		before := len(s.wbuf)
+		s.wbuf = add(s.wbuf)
+		n := len(s.wbuf) - before
+		if len(s.wbuf) >= flushAt {
+			if e := s.flushLocked(); e != "" {
+				return 0, e
+			}
+		}
+		return n, ""
+	}()
 	if e != "" {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(e))
@@ -616,24 +641,6 @@ func sockSend(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(n))
 	return 1
-}
-
-// appendSend buffers send's arguments under the write lock; a bad
-// argument raises with the lock released by the deferred unlock.
-func (s *Socket) appendSend(L *lua.LState, top int) (int, string) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	before := len(s.wbuf)
-	for i := 2; i <= top; i++ {
-		s.wbuf = appendSendValue(L, s.wbuf, L.Get(i), 0)
-	}
-	n := len(s.wbuf) - before
-	if len(s.wbuf) >= flushAt {
-		if e := s.flushLocked(); e != "" {
-			return 0, e
-		}
-	}
-	return n, ""
 }
 
 // appendSendValue renders one send argument the way OpenResty's send does:
@@ -928,4 +935,7 @@ var socketMethods = map[string]lua.LGFunction{
 	"receive_command": sockReceiveCommand,
 	"receive_block":   sockReceiveBlock,
 	"setidle":         sockSetIdle,
+	// streamlua extensions for memcached's binary protocol (binary.go).
+	"receive_binary": sockReceiveBinary,
+	"send_response":  sockSendResponse,
 }

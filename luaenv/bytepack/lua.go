@@ -386,3 +386,63 @@ func luaReadU64Halves(L *lua.LState) int {
 	pushUint(L, v&0xffffffff)
 	return 2
 }
+
+// PushRequest pushes what request returns for a whole request head b
+// (the header, extras and key, as the host's sock:receive_binary takes
+// them off the connection): opcode, keylen, extlen, bodylen, opaque, cas,
+// and the extras and key as one string. It returns the number of values
+// pushed (7). b must hold HeaderLen + extlen + keylen bytes.
+func PushRequest(L *lua.LState, b []byte) int {
+	h, _ := parseHeader(b)
+	pushUint(L, uint64(h.Opcode))
+	pushUint(L, uint64(h.KeyLen))
+	pushUint(L, uint64(h.ExtLen))
+	pushUint(L, uint64(h.BodyLen))
+	pushUint(L, uint64(h.Opaque))
+	push64(L, h.CAS)
+	L.Push(lua.LString(b[HeaderLen:]))
+	return 7
+}
+
+// AppendResponse appends to dst a whole response whose fields are the Lua
+// arguments from index i on:
+//
+//	opcode, status, opaque, cas, flags, key, value
+//
+// where flags (nil for none) becomes 4 bytes of extras and key and value
+// are strings or nil. It is the body of the host's sock:send_response,
+// which writes a reply straight into the connection's output buffer
+// instead of building a header string to send.
+func AppendResponse(L *lua.LState, dst []byte, i int) []byte {
+	var ext, key, value string
+	var flags uint64
+	if L.Get(i+4) != lua.LNil {
+		flags = uintArg(L, i+4, math.MaxUint32)
+		ext = "...."
+	}
+	if k := L.Get(i + 5); k != lua.LNil {
+		key = L.CheckString(i + 5)
+	}
+	if v := L.Get(i + 6); v != lua.LNil {
+		value = L.CheckString(i + 6)
+	}
+	if len(key) > math.MaxUint16 || len(ext)+len(key)+len(value) > math.MaxUint32 {
+		L.ArgError(i+6, "value too long for a binary protocol packet")
+	}
+	h := Header{
+		Magic:   ResponseMagic,
+		Opcode:  uint8(uintArg(L, i, math.MaxUint8)),
+		Status:  uint16(uintArg(L, i+1, math.MaxUint16)),
+		Opaque:  uint32(uintArg(L, i+2, math.MaxUint32)),
+		CAS:     u64Arg(L, i+3),
+		KeyLen:  uint16(len(key)),
+		ExtLen:  uint8(len(ext)),
+		BodyLen: uint32(len(ext) + len(key) + len(value)),
+	}
+	dst = h.Append(dst)
+	if ext != "" {
+		dst, _ = AppendUint(dst, flags, 4)
+	}
+	dst = append(dst, key...)
+	return append(dst, value...)
+}

@@ -9,23 +9,21 @@
 --
 -- How a request flows:
 --
---  1. The loop keeps the connection's unread input in a Lua string, refilled
---     with sock:receiveany, so a pipelined batch costs one socket call, not
---     one per request. One call into Go (streamlua.pack's header) splits
---     the 24-byte header at the current position into plain values: no
---     table per request.
---  2. It takes the extras and the key, exactly the bytes memcached reads
---     before it looks at a request, so that malformed requests consume
---     what they consume there. A well-formed storage request whose value
---     could fit the item size limit has its whole body taken instead (the
---     same input memcached goes on to read), so its handler finds the value
---     in hand.
---  3. The opcode picks a handler from HANDLERS. Each validates the lengths
---     the way memcached 1.6.18 does (a violation answers "Invalid
---     arguments" and closes the connection), makes its dictionary calls,
---     counts in resty.memcached.stats's counters, and answers with one send
---     of a response header built in Go followed by the key and value as
---     separate arguments, so the value is not copied into a new string.
+--  1. sock:receive_binary (a host extension, in Go) takes the next
+--     request's 24-byte header and its extras and key off the connection
+--     and returns the header's fields and the extras and key as one
+--     string: exactly the bytes memcached reads before it looks at a
+--     request, so that malformed requests consume what they consume there.
+--  2. A well-formed storage request whose value could fit the item size
+--     limit has its value read at once (the same input memcached goes on
+--     to read), so its handler finds the value in hand.
+--  3. The opcode picks a handler from HANDLERS (GET and its quiet and
+--     keyed forms are served inline). Each validates the lengths the way
+--     memcached 1.6.18 does (a violation answers "Invalid arguments" and
+--     closes the connection), makes its dictionary calls, counts in
+--     resty.memcached.stats's counters, and answers with
+--     sock:send_response, which appends the whole packet to the output
+--     buffer in Go: no header string per reply, no copy of the value.
 --  4. Quiet opcodes (GETQ, SETQ, ...) send nothing on a miss or a success;
 --     errors are always sent. Replies are written when the server runs out
 --     of input, so a quiet batch closed by NOOP leaves in one write.
@@ -42,9 +40,8 @@ local stats = require "resty.memcached.stats"
 local text = require "resty.memcached.text"
 
 local sub, find, format = string.sub, string.find, string.format
-local concat = table.concat
 local type, tostring, tonumber, pcall, setmetatable = type, tostring, tonumber, pcall, setmetatable
-local request, response, value_response = pack.request, pack.response, pack.value_response
+local response = pack.response
 local read_u32, read_u64, u64 = pack.read_u32, pack.read_u64, pack.u64
 local ngx = ngx
 local ngx_time = ngx.time
@@ -62,7 +59,7 @@ local FLAGS_COST = proto.item_size(0, 1, 0) - proto.item_size(0, 0, 0)
 -- that much input thrown away.
 local DISCARD = setmetatable({}, { __tostring = function() return "resty.memcached.binary.DISCARD" end })
 local too_large, pend, ttl_of = text.too_large, text.pend, text.ttl_of
-local skip = conn.skip
+local skip, recv = conn.skip, conn.recv
 
 local DM = proto.dict_methods()
 local dgets, dgat, dstore, ddelete = DM.gets, DM.gat, DM.store, DM.delete
@@ -132,76 +129,11 @@ local function c_int(n)
     return n
 end
 
--- resume finishes a receive(n) that returned nil, err, partial: a read
--- timeout is not fatal (memcached has no idle timeout unless asked), so the
--- bytes so far are kept and reading goes on, unless the connection has an
--- idle limit.
-local function resume(c, n, err, partial)
-    local parts, got = {}, 0
-    local receive, sock = c.receive, c.sock
-    while err == "timeout" and not c.idle_kick do
-        if partial and #partial > 0 then
-            parts[#parts + 1] = partial
-            got = got + #partial
-        end
-        local data
-        data, err, partial = receive(sock, n - got)
-        if data then
-            parts[#parts + 1] = data
-            return concat(parts)
-        end
-    end
-    return nil, err
-end
-
--- SHORT is what pack.request says when the input ends inside a header.
-local SHORT = pack.ERR_SHORT
-
--- CHUNK is the most input taken from the socket's buffer per receiveany.
-local CHUNK = 65536
-
--- fetch returns the unread input (buf from pos on) extended to at least n
--- bytes, as a new buffer and position, or nil when the connection failed.
--- A need larger than CHUNK (a big value) is read in one receive, straight
--- into the result.
-local function fetch(c, buf, pos, n)
-    local rest = buf
-    if pos > 1 then
-        rest = sub(buf, pos)
-    end
-    local sock = c.sock
-    while #rest < n do
-        local want = n - #rest
-        local data, err, partial
-        if want > CHUNK then
-            data, err, partial = c.receive(sock, want)
-            if not data then
-                data, err = resume(c, want, err, partial)
-            end
-        else
-            data, err = c.receiveany(sock, CHUNK)
-            if not data and (err == "idle" or err == "timeout" and not c.idle_kick) then
-                -- (A request cut in two keeps the connection's state.)
-                data = ""
-            end
-        end
-        if not data then
-            return nil, err
-        end
-        if rest == "" then
-            rest = data
-        elseif data ~= "" then
-            rest = rest .. data
-        end
-    end
-    return rest, 1
-end
-
 -- fail sends an error response: status, no extras, no key, the status's
 -- text (or msg) as the body, and cas 0.
 local function fail(c, op, opaque, status, msg)
     msg = msg or MESSAGE[status]
-    return c.send(c.sock, response(op, status, opaque, 0, 0, 0, #msg), msg)
+    return c.reply(c.sock, op, status, opaque, 0, nil, nil, msg)
 end
 
 -- invalid answers a request whose lengths do not fit its opcode the way
@@ -254,7 +186,7 @@ local function get(c, op, klen, elen, blen, opaque, _, key)
     if elen ~= 0 or blen ~= klen or klen == 0 then
         return invalid(c, op, opaque)
     end
-    local sock, send = c.sock, c.send
+    local sock, reply = c.sock, c.reply
     local v, f, cas = dgets(c.dict, key)
     if v == nil then
         inc(C_MISS, 1)
@@ -262,15 +194,15 @@ local function get(c, op, klen, elen, blen, opaque, _, key)
             return
         end
         if WITH_KEY[op] then
-            return send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), key)
+            return reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, key)
         end
         return fail(c, op, opaque, ST.KEY_ENOENT)
     end
     inc(C_HIT, 1)
     if WITH_KEY[op] then
-        return send(sock, value_response(op, opaque, cas, f, key, v), key, v)
+        return reply(sock, op, 0, opaque, cas, f, key, v)
     end
-    return send(sock, value_response(op, opaque, cas, f, nil, v), v)
+    return reply(sock, op, 0, opaque, cas, f, nil, v)
 end
 
 -- touch serves TOUCH, GAT, GATQ, GATK and GATKQ: a 4-byte exptime, a key.
@@ -280,7 +212,7 @@ local function touch(c, op, klen, elen, _, opaque, _, ek)
     if elen ~= 4 or klen == 0 then
         return invalid(c, op, opaque)
     end
-    local sock, send = c.sock, c.send
+    local sock, reply = c.sock, c.reply
     local key = sub(ek, 5)
     local v, f, cas = dgat(c.dict, key, ttl_of(read_u32(ek, 1)))
     if v == nil then
@@ -289,18 +221,18 @@ local function touch(c, op, klen, elen, _, opaque, _, ek)
             return
         end
         if WITH_KEY[op] then
-            return send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), key)
+            return reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, key)
         end
         return fail(c, op, opaque, ST.KEY_ENOENT)
     end
     inc(C_THIT, 1)
     if op == OP.TOUCH then
-        return send(sock, response(op, 0, opaque, cas, 0, 4, 4, f))
+        return reply(sock, op, 0, opaque, cas, f)
     end
     if WITH_KEY[op] then
-        return send(sock, value_response(op, opaque, cas, f, key, v), key, v)
+        return reply(sock, op, 0, opaque, cas, f, key, v)
     end
-    return send(sock, value_response(op, opaque, cas, f, nil, v), v)
+    return reply(sock, op, 0, opaque, cas, f, nil, v)
 end
 
 -- too_big answers a value over the item size limit: "Too large.", and the
@@ -364,7 +296,7 @@ local function store(c, op, klen, elen, blen, opaque, cas, ek, value)
         if quiet then
             return
         end
-        return c.send(c.sock, response(op, 0, opaque, err, 0, 0, 0))
+        return c.reply(c.sock, op, 0, opaque, err)
     end
     if cas ~= 0 then
         inc(err == "exists" and C.cas_badval or C.cas_misses, 1)
@@ -411,7 +343,7 @@ local function append(c, op, klen, elen, blen, opaque, cas, key, data)
         if QUIET[op] then
             return
         end
-        return c.send(c.sock, response(op, 0, opaque, cas_of(d, key), 0, 0, 0))
+        return c.reply(c.sock, op, 0, opaque, cas_of(d, key))
     end
     return fail(c, op, opaque, ST.NOT_STORED)
 end
@@ -432,7 +364,7 @@ local function delete(c, op, klen, elen, blen, opaque, cas, key)
         if QUIET[op] then
             return
         end
-        return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+        return c.reply(c.sock, op, 0, opaque, 0)
     end
     if err == "exists" then
         return fail(c, op, opaque, ST.KEY_EEXISTS)
@@ -469,7 +401,7 @@ local function arith(c, op, klen, elen, blen, opaque, cas, ek)
         if QUIET[op] then
             return
         end
-        return c.send(c.sock, response(op, 0, opaque, cas_of(d, key), 0, 0, 8), u64(nv))
+        return c.reply(c.sock, op, 0, opaque, cas_of(d, key), nil, nil, u64(nv))
     end
     if err == "not found" then
         local exptime = read_u32(ek, 17)
@@ -485,7 +417,7 @@ local function arith(c, op, klen, elen, blen, opaque, cas, ek)
             if quiet then
                 return
             end
-            return c.send(c.sock, response(op, 0, opaque, e, 0, 0, 8), u64(initial))
+            return c.reply(c.sock, op, 0, opaque, e, nil, nil, u64(initial))
         end
         if e == "no memory" then
             return fail(c, op, opaque, ST.ENOMEM, "Out of memory allocating new item")
@@ -524,7 +456,7 @@ local function flush(c, op, klen, elen, blen, opaque, _, ek)
     if QUIET[op] then
         return
     end
-    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+    return c.reply(c.sock, op, 0, opaque, 0)
 end
 
 -- bare is the check of the opcodes that take no body at all.
@@ -536,7 +468,7 @@ local function noop(c, op, klen, elen, blen, opaque)
     if not bare(klen, elen, blen) then
         return invalid(c, op, opaque)
     end
-    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+    return c.reply(c.sock, op, 0, opaque, 0)
 end
 
 local function version(c, op, klen, elen, blen, opaque)
@@ -544,7 +476,7 @@ local function version(c, op, klen, elen, blen, opaque)
         return invalid(c, op, opaque)
     end
     local v = stats.VERSION
-    return c.send(c.sock, response(op, 0, opaque, 0, 0, 0, #v), v)
+    return c.reply(c.sock, op, 0, opaque, 0, nil, nil, v)
 end
 
 -- quit answers QUIT (QUITQ silently) and closes once the replies before
@@ -554,7 +486,7 @@ local function quit(c, op, klen, elen, blen, opaque)
         return invalid(c, op, opaque)
     end
     if op == OP.QUIT then
-        c.send(c.sock, response(op, 0, opaque, 0, 0, 0, 0))
+        c.reply(c.sock, op, 0, opaque, 0)
     end
     return CLOSE
 end
@@ -702,10 +634,9 @@ for op, _ in pairs(PEND_MODE) do
     WHOLE_EXTLEN[op] = 0
 end
 
--- READ_EVERY is how many batches of input pass between updates of the
--- shared bytes_read counter from the socket's byte count (and once at
--- close).
-local READ_EVERY = 64
+-- READ_EVERY is how many requests pass between updates of the shared
+-- bytes_read counter from the socket's byte count (and once at close).
+local READ_EVERY = 256
 
 -- GET_FAMILY holds the opcodes the loop answers itself, without a
 -- handler call, when their lengths are valid: they are most of the load.
@@ -713,169 +644,99 @@ local GET_FAMILY = { [OP.GET] = true, [OP.GETQ] = true, [OP.GETK] = true, [OP.GE
 
 -- serve runs the binary protocol on connection c (see resty.memcached.
 -- server for its fields) until the client quits or goes away, or returns
--- ngx.AGAIN when it has gone idle (sock:setidle). A Lua error
--- in a handler is logged and answered with status 0x84 (internal error)
--- before the connection closes.
+-- ngx.AGAIN when it has gone idle (sock:setidle). A Lua error in a handler
+-- is logged and answered with status 0x84 (internal error) before the
+-- connection closes.
 function _M.serve(c)
-    c.receiveany = c.sock.receiveany
+    local sock = c.sock
+    local receive_binary, reply = sock.receive_binary, sock.send_response
+    c.reply = reply
     -- The request being served, for the error reply. Upvalues of loop: a
     -- cheaper store per request than a table field.
     local cur_op, cur_opaque = 0, 0
-
     local again = false
+
     local function loop()
-        local sock, send, dict = c.sock, c.send, c.dict
-        -- buf holds the input not yet taken from pos on; size is #buf.
-        local buf, pos, size = "", 1, 0
+        local dict, idle_kick = c.dict, c.idle_kick
         local counted, since = 0, 0
-        -- Hits and misses of the inline get path are counted here and added
-        -- to the shared counters before the loop waits for input or runs
-        -- any other handler: before its replies can have been written, so
-        -- stats read anywhere afterwards include them.
-        local hits, misses = 0, 0
-        local function settle()
-            if hits > 0 then
-                inc(C_HIT, hits)
-                hits = 0
-            end
-            if misses > 0 then
-                inc(C_MISS, misses)
-                misses = 0
-            end
-        end
-        local receiveany = c.receiveany
         while true do
-            if pos > size then
-                -- All input taken: the next batch (which makes the host
-                -- write the replies so far, once none is buffered).
-                if hits > 0 or misses > 0 then
-                    settle()
-                end
-                local data, err = receiveany(sock, CHUNK)
-                if err == "idle" then
+            local op, klen, elen, blen, opaque, cas, ek = receive_binary(sock)
+            if not op then
+                -- klen holds the error. "bad magic": memcached closes
+                -- without a word.
+                if klen == "idle" then
                     -- Nothing in hand and nothing coming: give the state
                     -- back until the next request (see run in server).
                     again = true
                     break
-                end
-                if data then
-                    buf, pos, size = data, 1, #data
-                    -- bytes_read is brought up to date every READ_EVERY
-                    -- batches of input (and at the end).
-                    since = since + 1
-                    if since >= READ_EVERY then
-                        since = 0
-                        local total = tonumber(ngx.var.bytes_received)
-                        inc(C_READ, total - counted)
-                        counted = total
-                    end
-                else
-                    -- A timeout, or the end: fetch knows what to do.
-                    buf, pos = fetch(c, "", 1, 24)
-                    if not buf then
-                        break
-                    end
-                    size = #buf
-                end
-            end
-            local op, klen, elen, blen, opaque, cas, ek, next = request(buf, pos)
-            if not op then
-                if klen ~= SHORT then
-                    -- Not a request's magic: memcached closes without a word.
+                elseif klen ~= "timeout" or idle_kick then
                     break
                 end
-                -- A header cut in two.
-                settle()
-                buf, pos = fetch(c, buf, pos, 24)
-                if not buf then
-                    break
-                end
-                size = #buf
-                op, klen, elen, blen, opaque, cas, ek, next = request(buf, pos)
-                if not op then
-                    break
-                end
-            end
-            cur_op, cur_opaque = op, opaque
-            if ek then
-                pos = next
             else
-                local need = elen + klen
-                settle()
-                buf, pos = fetch(c, buf, pos + 24, need)
-                if not buf then
-                    break
+                cur_op, cur_opaque = op, opaque
+                since = since + 1
+                if since >= READ_EVERY then
+                    since = 0
+                    local total = tonumber(ngx.var.bytes_received)
+                    inc(C_READ, total - counted)
+                    counted = total
                 end
-                size = #buf
-                ek = sub(buf, pos, pos + need - 1)
-                pos = pos + need
-            end
-            if GET_FAMILY[op] and elen == 0 and blen == klen and klen > 0 and klen <= KEY_MAX then
-                -- The get handler's work, inline; ek is the key.
-                local v, f, vcas = dgets(dict, ek)
-                if v ~= nil then
-                    hits = hits + 1
-                    if WITH_KEY[op] then
-                        send(sock, value_response(op, opaque, vcas, f, ek, v), ek, v)
-                    else
-                        send(sock, value_response(op, opaque, vcas, f, nil, v), v)
-                    end
-                else
-                    misses = misses + 1
-                    if not QUIET[op] then
+                if GET_FAMILY[op] and elen == 0 and blen == klen and klen > 0 and klen <= KEY_MAX then
+                    -- The get handler's work, inline; ek is the key.
+                    local v, f, vcas = dgets(dict, ek)
+                    if v ~= nil then
+                        inc(C_HIT, 1)
                         if WITH_KEY[op] then
-                            send(sock, response(op, ST.KEY_ENOENT, opaque, 0, klen, 0, klen), ek)
+                            reply(sock, op, 0, opaque, vcas, f, ek, v)
                         else
-                            fail(c, op, opaque, ST.KEY_ENOENT)
+                            reply(sock, op, 0, opaque, vcas, f, nil, v)
+                        end
+                    else
+                        inc(C_MISS, 1)
+                        if not QUIET[op] then
+                            if WITH_KEY[op] then
+                                reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, ek)
+                            else
+                                fail(c, op, opaque, ST.KEY_ENOENT)
+                            end
                         end
                     end
-                end
-            else
-                settle()
-                local need = elen + klen
-                local value
-                if WHOLE_EXTLEN[op] == elen and klen > 0 and klen <= KEY_MAX
-                    and blen >= need and blen - need <= MAX_ITEM then
-                    local vlen = blen - need
-                    if size - pos + 1 < vlen then
-                        buf, pos = fetch(c, buf, pos, vlen)
-                        if not buf then
-                            break
-                        end
-                        size = #buf
-                    end
-                    value = sub(buf, pos, pos + vlen - 1)
-                    pos = pos + vlen
-                end
-                if klen > blen or need > blen then
-                    fail(c, op, opaque, ST.UNKNOWN_COMMAND)
-                    break
-                end
-                if klen > KEY_MAX then
-                    fail(c, op, opaque, ST.EINVAL)
-                    break
-                end
-                local r, n = (HANDLERS[op] or unknown)(c, op, klen, elen, blen, opaque, cas, ek, value)
-                if r == CLOSE then
-                    break
-                elseif r == DISCARD then
-                    -- n is a C int in memcached: nothing is discarded when
-                    -- it is 2 GiB or more.
-                    if n > 0 and n < INT32 then
-                        local have = size - pos + 1
-                        if n <= have then
-                            pos = pos + n
-                        else
-                            buf, pos, size = "", 1, 0
-                            if not skip(c, n - have) then
+                else
+                    local need = elen + klen
+                    local value
+                    if WHOLE_EXTLEN[op] == elen and klen > 0 and klen <= KEY_MAX
+                        and blen >= need and blen - need <= MAX_ITEM then
+                        -- A storage request that can fit the limit: its
+                        -- value is read now, as memcached goes on to.
+                        value = ""
+                        if blen > need then
+                            value = recv(c, blen - need)
+                            if not value then
                                 break
                             end
+                        end
+                    end
+                    if klen > blen or need > blen then
+                        fail(c, op, opaque, ST.UNKNOWN_COMMAND)
+                        break
+                    end
+                    if klen > KEY_MAX then
+                        fail(c, op, opaque, ST.EINVAL)
+                        break
+                    end
+                    local r, n = (HANDLERS[op] or unknown)(c, op, klen, elen, blen, opaque, cas, ek, value)
+                    if r == CLOSE then
+                        break
+                    elseif r == DISCARD then
+                        -- n is a C int in memcached: nothing is discarded
+                        -- when it is 2 GiB or more.
+                        if n > 0 and n < INT32 and not skip(c, n) then
+                            break
                         end
                     end
                 end
             end
         end
-        settle()
         inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
     end
 
