@@ -65,7 +65,10 @@ func (s *Socket) fillIdle(L *lua.LState, deadline time.Time, limit int) string {
 	if s.idleAfter <= 0 || s.rpos != s.rend || s.pendingTimeout {
 		return s.fill(L, deadline, limit)
 	}
-	now := time.Now()
+	// Callers compute deadline from the clock as their wait starts: the
+	// same reading serves here, instead of another call to time.Now on
+	// every read.
+	now := deadline.Add(-s.readTimeout)
 	idl := now.Add(s.idleAfter)
 	if !idl.Before(deadline) {
 		return s.fill(L, deadline, limit)
