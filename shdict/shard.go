@@ -351,7 +351,15 @@ func (s *shard) resize(c *opctx, i int32, vlen int, evict bool) (forcible bool, 
 // setValue writes v after the key; the buffer must already have the right
 // length.
 func (sl *slot) setValue(v Value) {
-	sl.own()
+	if sl.shared {
+		// Copy on write, but the whole value is about to be replaced:
+		// only the key needs copying (a set over a value that gets have
+		// handed out would otherwise copy the old value for nothing).
+		b := make([]byte, len(sl.buf), cap(sl.buf))
+		copy(b, sl.key())
+		sl.buf = b
+		sl.shared = false
+	}
 	b := sl.value()
 	switch v.Kind {
 	case KindString:
