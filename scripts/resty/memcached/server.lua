@@ -243,7 +243,7 @@ function Server:run()
     if idle > 0 then
         sock:settimeouts(0, 0, idle * 1000)
     end
-    if self.idle_release > 0 then
+    if self.idle_release > 0 and sock.setidle then
         sock:setidle(self.idle_release * 1000)
     end
     local c = {
