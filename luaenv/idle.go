@@ -22,7 +22,9 @@ import (
 // after which receive_command, receiveany and peek — the calls a command
 // loop waits in between requests — return nil, "idle" once ms milliseconds
 // pass with nothing buffered and nothing arriving. The handler then returns
-// ngx.AGAIN. The host writes what is pending, returns the state (and the
+// ngx.AGAIN (honoured only in a run where a receive reported "idle": an
+// entry that returned it straight away would otherwise run again and again
+// on input it never reads). The host writes what is pending, returns the state (and the
 // socket's buffers) to their pools, and parks the connection on the
 // netpoller with no Lua state and no buffer at all. When input or EOF
 // arrives, it takes a state from the pool and runs the entry again from the
@@ -79,6 +81,7 @@ func (s *Socket) fillIdle(L *lua.LState, deadline time.Time, limit int) string {
 	if e := s.fillFor(L, idl, s.idleAfter, limit); e != "timeout" {
 		return e
 	}
+	s.idled = true
 	return "idle"
 }
 

@@ -59,6 +59,7 @@ type Socket struct {
 	idleAfter      time.Duration // sock:setidle; 0 = never report "idle"
 	silentSince    time.Time     // start of the current wait with nothing buffered
 	pendingTimeout bool          // the read timeout passed while parked
+	idled          bool          // a receive reported "idle" in this run of the entry
 }
 
 const (

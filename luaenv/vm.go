@@ -249,7 +249,7 @@ func (e *Env) attach(cs *connState) *vm {
 	v.conn = cs
 	cs.taken, cs.ud = false, nil
 	cs.sock.vm = v
-	cs.sock.consumed = false
+	cs.sock.consumed, cs.sock.idled = false, false
 	v.L.SetField(v.ngx, "ctx", v.L.CreateTable(0, 0))
 	return v
 }
@@ -274,8 +274,16 @@ func (v *vm) runEntry(ctx context.Context, en Entry) (more bool, err error) {
 		return false, err
 	}
 	ret, err := v.call(ctx, fn)
+	if err != nil || !again(ret) {
+		return false, err
+	}
 	s := v.conn.sock
-	return err == nil && again(ret) && !s.readClosed && !s.shutdown, err
+	if !s.idled {
+		v.env.log.Warn("handler returned ngx.AGAIN but no receive reported \"idle\" in this run; closing connection",
+			"server", v.conn.server, "client", s.conn.RemoteAddr().String())
+		return false, nil
+	}
+	return !s.readClosed && !s.shutdown, nil
 }
 
 // entryFunction resolves the per-connection function: run() of the handler

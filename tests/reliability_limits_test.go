@@ -344,6 +344,14 @@ func TestRelTLS(t *testing.T) {
 		if err != nil || got != "STORED\r\nVALUE k 3 5\r\nhello\r\nEND\r\n" {
 			t.Fatalf("over TLS: %q %v", got, err)
 		}
+		// Idle past memcached.idle_release (0.1 s): a TLS connection gives
+		// its state back too (waiting in a read, not on the descriptor,
+		// since TLS may hold decrypted bytes), and serves on.
+		time.Sleep(300 * time.Millisecond)
+		got, err = relAsk(c, r, "get k\r\n", "END\r\n")
+		if err != nil || got != "VALUE k 3 5\r\nhello\r\nEND\r\n" {
+			t.Fatalf("over TLS after an idle period: %q %v", got, err)
+		}
 	})
 	t.Run("untrusted certificate refused by the client", func(t *testing.T) {
 		c, err := tls.Dial("tcp", p.Addr, &tls.Config{ServerName: "127.0.0.1"})
