@@ -37,11 +37,11 @@ func sockReceiveBinary(L *lua.LState) int {
 	}
 	if s.rpos == s.rend && !s.readClosed {
 		if e := s.fillIdle(L, s.deadline(), len(s.rbuf)); e != "" {
-			return s.binaryFail(L, e)
+			return s.failKeeping(L, e)
 		}
 	}
 	if e := s.ensure(L, bytepack.HeaderLen); e != "" {
-		return s.binaryFail(L, e)
+		return s.failKeeping(L, e)
 	}
 	b := s.buffered()
 	if b[0] != bytepack.RequestMagic {
@@ -51,23 +51,12 @@ func sockReceiveBinary(L *lua.LState) int {
 	}
 	need := bytepack.HeaderLen + int(b[4]) + (int(b[2])<<8 | int(b[3]))
 	if e := s.ensure(L, need); e != "" {
-		return s.binaryFail(L, e)
+		return s.failKeeping(L, e)
 	}
 	head := s.rbuf[s.rpos : s.rpos+need]
 	s.rpos += need
 	s.tick()
 	return bytepack.PushRequest(L, head)
-}
-
-// binaryFail answers a failed receive_binary: a timeout or an idle report
-// consumes nothing; anything else ends reading with the partial request.
-func (s *Socket) binaryFail(L *lua.LState, e string) int {
-	if e == "timeout" || e == "idle" {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(e))
-		return 2
-	}
-	return s.failRead(L, e, s.takeAll())
 }
 
 // sockSendResponse implements

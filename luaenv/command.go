@@ -90,12 +90,7 @@ func sockReceiveCommand(L *lua.LState) int {
 			if e == "too large" {
 				continue
 			}
-			if e == "timeout" || e == "idle" {
-				L.Push(lua.LNil)
-				L.Push(lua.LString(e))
-				return 2
-			}
-			return s.failRead(L, e, s.takeAll())
+			return s.failKeeping(L, e)
 		}
 	}
 }
@@ -190,12 +185,7 @@ func sockReceiveBlock(L *lua.LState) int {
 		return pushBlock(L, data[:n], data[n:])
 	}
 	if e := s.ensure(L, need); e != "" {
-		if e == "timeout" {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("timeout"))
-			return 2
-		}
-		return s.failRead(L, e, s.takeAll())
+		return s.failKeeping(L, e)
 	}
 	b := s.rbuf[s.rpos : s.rpos+need]
 	s.rpos += need

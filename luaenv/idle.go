@@ -1,7 +1,6 @@
 package luaenv
 
 import (
-	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -85,18 +84,15 @@ func (s *Socket) fillIdle(L *lua.LState, deadline time.Time, limit int) string {
 	return "idle"
 }
 
-// errAgainClosed tells Handle that a connection went away while parked.
-var errAgainClosed = errors.New("closed while parked")
-
 // park is what Handle does between two runs of an entry that returned
 // ngx.AGAIN: with nothing buffered, it gives back the buffers and waits
-// for the connection to become readable, without reading. It returns nil
-// when the entry should run again (input, EOF, or the script's read
-// timeout, which the next receive then reports), or errAgainClosed when
-// the server is shutting down.
-func (s *Socket) park() error {
+// for the connection to become readable, without reading. It reports
+// whether the entry should run again (input, EOF, or the script's read
+// timeout, which the next receive then reports): not when the server is
+// shutting down.
+func (s *Socket) park() bool {
 	if s.rpos != s.rend || s.readClosed {
-		return nil
+		return true
 	}
 	if s.silentSince.IsZero() {
 		s.silentSince = time.Now()
@@ -111,13 +107,13 @@ func (s *Socket) park() error {
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return true
 	}
 	s.releaseBuffers()
 	s.setReadDeadline(deadline, s.readTimeout)
 	select {
 	case <-s.done:
-		return errAgainClosed
+		return false
 	default:
 	}
 	var peek [1]byte
@@ -126,22 +122,22 @@ func (s *Socket) park() error {
 		return e != syscall.EAGAIN && e != syscall.EINTR
 	})
 	if err == nil {
-		return nil
+		return true
 	}
 	return s.parked(errText(err, s.done))
 }
 
 // parked turns the outcome of a parked wait into park's result.
-func (s *Socket) parked(e string) error {
+func (s *Socket) parked(e string) bool {
 	select {
 	case <-s.done:
-		return errAgainClosed
+		return false
 	default:
 	}
 	if e == "timeout" {
 		s.pendingTimeout = true
 	}
-	return nil
+	return true
 }
 
 // releaseBuffers gives an empty read buffer of the default size to the

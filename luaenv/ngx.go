@@ -45,7 +45,7 @@ func (v *vm) installNgx() {
 	v.ngx = ngx
 	L.SetGlobal("ngx", ngx)
 
-	for name, val := range map[string]int{"OK": 0, "ERROR": -1, "AGAIN": -2, "DONE": -4, "DECLINED": -5} {
+	for name, val := range map[string]int{"OK": 0, "ERROR": -1, "AGAIN": ngxAgain, "DONE": -4, "DECLINED": -5} {
 		ngx.RawSetString(name, lua.LNumber(val))
 	}
 	for i, n := range levelNames {

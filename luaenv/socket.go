@@ -256,6 +256,20 @@ func (s *Socket) failRead(L *lua.LState, e string, partial lua.LString) int {
 	return 3
 }
 
+// failKeeping answers a receive that frames its input in Go and consumes
+// nothing until a whole unit (line, block, request) is in: a timeout or an
+// idle report returns nil, err with the partial input still buffered, so
+// calling again resumes; any other error ends reading with the partial
+// input, as failRead does.
+func (s *Socket) failKeeping(L *lua.LState, e string) int {
+	if e == "timeout" || e == "idle" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(e))
+		return 2
+	}
+	return s.failRead(L, e, s.takeAll())
+}
+
 func stripCR(b []byte) string {
 	if bytes.IndexByte(b, '\r') < 0 {
 		return string(b)

@@ -229,9 +229,9 @@ func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) e
 			break
 		}
 		e.parked.Add(1)
-		perr := sock.park()
+		resume := sock.park()
 		e.parked.Add(-1)
-		if perr != nil {
+		if !resume {
 			break
 		}
 	}
@@ -247,7 +247,7 @@ func (e *Env) attach(cs *connState) *vm {
 	v := e.get()
 	e.live.Add(1)
 	v.conn = cs
-	cs.taken, cs.ud = false, nil
+	cs.taken = false
 	cs.sock.vm = v
 	cs.sock.consumed, cs.sock.idled = false, false
 	v.L.SetField(v.ngx, "ctx", v.L.CreateTable(0, 0))
