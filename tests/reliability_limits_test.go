@@ -295,6 +295,48 @@ func TestRelMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestRelGCFloor checks where the GC pacer's floor comes from, and that
+// the running server's GOGC (read back through the Go collector's gauge)
+// is raised above the default only when pacing is on.
+func TestRelGCFloor(t *testing.T) {
+	logged := regexp.MustCompile(`msg="gc pacing" floor=(\S+) source=("[^"]*"|\S+)`)
+	cases := []struct {
+		name   string
+		env    []string
+		args   []string
+		floor  string
+		source string
+		gogc   func(float64) bool
+	}{
+		{"the dictionary caps", nil, []string{"--dict", "a=100m", "--dict", "b=28m"}, strconv.Itoa(128 << 20), `"dictionary caps"`, func(v float64) bool { return v > 100 }},
+		{"GOGC wins over the default", []string{"GOGC=200"}, []string{"--dict", "a=1m"}, "off", "GOGC", func(v float64) bool { return v == 200 }},
+		{"flag", []string{"GOGC=200"}, []string{"--dict", "a=1m", "--gc-floor", "64m"}, strconv.Itoa(64 << 20), "--gc-floor", func(v float64) bool { return v > 200 }},
+		{"flag off", nil, []string{"--dict", "a=100m", "--gc-floor", "off"}, "off", "--gc-floor", func(v float64) bool { return v == 100 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, kv := range c.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			p := startStreamlua(t, append(c.args, "--metrics-listen", metricsAddr)...)
+			m := logged.FindStringSubmatch(p.Logs())
+			if m == nil || m[1] != c.floor || m[2] != c.source {
+				t.Fatalf("want floor=%s source=%s in the log:\n%s", c.floor, c.source, p.Logs())
+			}
+			v, ok := scrapeMetrics(t, metricsAddr).find("go_gc_gogc_percent")
+			if !ok || !c.gogc(v) {
+				t.Fatalf("go_gc_gogc_percent = %v (found %v)", v, ok)
+			}
+		})
+	}
+	_, stderr, code := runCLI(t, "serve", "--listen", "127.0.0.1:0", "--gc-floor", "lots")
+	if code == 0 || !strings.Contains(stderr, "--gc-floor") {
+		t.Fatalf("bad --gc-floor: exit %d, %q", code, stderr)
+	}
+}
+
 // relSelfSigned writes a fresh self-signed certificate for 127.0.0.1 and
 // its key, and returns their paths and a pool trusting the certificate.
 func relSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {

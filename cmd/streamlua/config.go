@@ -28,6 +28,7 @@ type fileConfig struct {
 	UnsafeLibs     bool              `json:"unsafe_libs"`
 	Snapshot       string            `json:"snapshot"`
 	MemoryLimit    string            `json:"memory_limit"`
+	GCFloor        string            `json:"gc_floor"`
 	TLSCert        string            `json:"tls_cert"`
 	TLSKey         string            `json:"tls_key"`
 	MetricsListen  string            `json:"metrics_listen"`

@@ -84,6 +84,7 @@ type serveOptions struct {
 	// Reliability: see snapshot.go.
 	snapshot    string
 	memoryLimit string
+	gcFloor     string
 	tlsCert     string
 	tlsKey      string
 	metrics     string
@@ -131,6 +132,7 @@ scripts without dropping connections; SIGINT/SIGTERM stop gracefully.`,
 	f.StringArrayVar(&o.settings, "set", nil, "handler setting KEY=VALUE, visible to scripts; repeatable")
 	f.StringVar(&o.snapshot, "snapshot", "", "save the dictionaries to FILE at shutdown and on SIGUSR1; load it at start")
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "Go soft memory limit SIZE, or off (default: GOMEMLIMIT, else dictionary caps x 1.5 + 256m)")
+	f.StringVar(&o.gcFloor, "gc-floor", "", "heap SIZE the garbage collector lets garbage grow to while live data is small, or off (default: off when GOGC is set, else the dictionary caps)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&o.metrics, "metrics-listen", "", "serve Prometheus metrics on ADDR at /metrics (off by default)")
@@ -238,6 +240,7 @@ func resolve(cmd *cobra.Command, o *serveOptions) (*plan, error) {
 		}{
 			{"snapshot", &o.snapshot, fc.Snapshot},
 			{"memory-limit", &o.memoryLimit, fc.MemoryLimit},
+			{"gc-floor", &o.gcFloor, fc.GCFloor},
 			{"tls-cert", &o.tlsCert, fc.TLSCert},
 			{"tls-key", &o.tlsKey, fc.TLSKey},
 			{"metrics-listen", &o.metrics, fc.MetricsListen},
@@ -378,6 +381,15 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	if err := applyMemoryLimit(cmd, o.memoryLimit, p.dicts, log); err != nil {
 		return err
 	}
+	floor, floorSource, err := gcFloor(cmd, o.gcFloor, p.dicts)
+	if err != nil {
+		return err
+	}
+	if floor == 0 {
+		log.Info("gc pacing", "floor", "off", "source", floorSource)
+	}
+	pacer := startGCPacer(floor, floorSource, log)
+	defer pacer.close()
 	snap, err := openSnapshot(o.snapshot, dicts, log)
 	if err != nil {
 		return err
