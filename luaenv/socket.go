@@ -24,7 +24,9 @@ import (
 // Output is appended to wbuf and written only when a read would block, when
 // the handler ends, sleeps or flushes, or when wbuf grows past flushAt. So
 // a pipelined batch of requests is answered with one write, which is where
-// most of the per-request cost goes (see perf notes in the README).
+// most of the per-request cost goes (see perf notes in the README). Before
+// that write the connection yields once to the other runnable ones, so
+// the replies of many connections leave close together (fillFor).
 type Socket struct {
 	conn net.Conn
 	cfg  *SocketConfig
