@@ -94,6 +94,19 @@ func loadConfig(path string) (*fileConfig, error) {
 	return &c, nil
 }
 
+// parseSizeOrOff reads a size flag that also takes "off" (or 0): off is
+// reported as 0, and an error names the flag.
+func parseSizeOrOff(flag, value string) (int64, error) {
+	if v := strings.TrimSpace(value); v == "off" || v == "0" {
+		return 0, nil
+	}
+	n, err := parseSize(value)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v (or \"off\")", flag, err)
+	}
+	return n, nil
+}
+
 // parseSize reads sizes as nginx does: a number with an optional k, m or g
 // suffix (either case).
 func parseSize(s string) (int64, error) {

@@ -15,12 +15,10 @@ package main
 // once the dictionaries hold that much the pacer is back to GOGC=100.
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -60,15 +58,8 @@ func gcPercentFor(live, floor int64) int {
 func gcFloor(cmd *cobra.Command, flag string, dictCaps map[string]int64) (floor int64, source string, err error) {
 	switch {
 	case cmd.Flags().Changed("gc-floor") || flag != "":
-		source = "--gc-floor"
-		if f := strings.TrimSpace(flag); f == "off" || f == "0" {
-			return 0, source, nil
-		}
-		n, err := parseSize(flag)
-		if err != nil {
-			return 0, source, fmt.Errorf("--gc-floor: %v (or \"off\")", err)
-		}
-		return n, source, nil
+		floor, err = parseSizeOrOff("--gc-floor", flag)
+		return floor, "--gc-floor", err
 	case os.Getenv("GOGC") != "":
 		return 0, "GOGC", nil
 	}

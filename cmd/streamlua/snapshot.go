@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,15 +54,14 @@ func applyMemoryLimit(cmd *cobra.Command, flag string, dictCaps map[string]int64
 	switch {
 	case cmd.Flags().Changed("memory-limit"):
 		source = "--memory-limit"
-		if f := strings.TrimSpace(flag); f == "off" || f == "0" {
-			limit = math.MaxInt64
-			break
-		}
-		n, err := parseSize(flag)
+		n, err := parseSizeOrOff("--memory-limit", flag)
 		if err != nil {
-			return fmt.Errorf("--memory-limit: %v (or \"off\")", err)
+			return err
 		}
 		limit = n
+		if n == 0 {
+			limit = math.MaxInt64
+		}
 	case os.Getenv("GOMEMLIMIT") != "":
 		limit, source = debug.SetMemoryLimit(-1), "GOMEMLIMIT"
 	default:
