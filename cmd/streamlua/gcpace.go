@@ -80,9 +80,10 @@ type gcPacer struct {
 }
 
 // startGCPacer starts pacing against floor, or returns nil when floor is
-// 0 (pacing off).
+// 0 (pacing off). Either way it logs the floor and where it came from.
 func startGCPacer(floor int64, source string, log *slog.Logger) *gcPacer {
 	if floor <= 0 {
+		log.Info("gc pacing", "floor", "off", "source", source)
 		return nil
 	}
 	sample := []rtmetrics.Sample{{Name: liveHeapMetric}}

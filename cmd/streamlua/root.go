@@ -385,9 +385,6 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if floor == 0 {
-		log.Info("gc pacing", "floor", "off", "source", floorSource)
-	}
 	pacer := startGCPacer(floor, floorSource, log)
 	defer pacer.close()
 	snap, err := openSnapshot(o.snapshot, dicts, log)
