@@ -63,10 +63,7 @@ func gcFloor(cmd *cobra.Command, flag string, dictCaps map[string]int64) (floor 
 	case os.Getenv("GOGC") != "":
 		return 0, "GOGC", nil
 	}
-	for _, c := range dictCaps {
-		floor += c
-	}
-	return floor, "dictionary caps", nil
+	return sumCaps(dictCaps), "dictionary caps", nil
 }
 
 // gcPacer adjusts GOGC every gcPaceEvery until stopped.
@@ -114,7 +111,7 @@ func (p *gcPacer) step() {
 	if want == p.current {
 		return
 	}
-	if d := want - p.current; d*10 > p.current || -d*10 > p.current || want == minGCPercent {
+	if d := want - p.current; 10*max(d, -d) > p.current || want == minGCPercent {
 		p.setGC(want)
 		p.current = want
 	}

@@ -35,11 +35,17 @@ const memoryHeadroom = 256 << 20
 // collection, copied values on their way to clients), plus a fixed
 // headroom for everything that is not a dictionary.
 func defaultMemoryLimit(dictCaps map[string]int64) int64 {
+	sum := sumCaps(dictCaps)
+	return sum + sum/2 + memoryHeadroom
+}
+
+// sumCaps is the memory all dictionaries may fill together.
+func sumCaps(dictCaps map[string]int64) int64 {
 	var sum int64
 	for _, c := range dictCaps {
 		sum += c
 	}
-	return sum + sum/2 + memoryHeadroom
+	return sum
 }
 
 // applyMemoryLimit sets the runtime's soft memory limit. An explicit
