@@ -276,12 +276,7 @@ func TestRelMemoryLimit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.env != nil {
-				for _, kv := range c.env {
-					k, v, _ := strings.Cut(kv, "=")
-					t.Setenv(k, v)
-				}
-			}
+			setEnvs(t, c.env)
 			p := startStreamlua(t, c.args...)
 			m := logged.FindStringSubmatch(p.Logs())
 			if m == nil || m[1] != c.limit || m[2] != c.source {
@@ -289,10 +284,7 @@ func TestRelMemoryLimit(t *testing.T) {
 			}
 		})
 	}
-	_, stderr, code := runCLI(t, "serve", "--listen", "127.0.0.1:0", "--memory-limit", "lots")
-	if code == 0 || !strings.Contains(stderr, "--memory-limit") {
-		t.Fatalf("bad --memory-limit: exit %d, %q", code, stderr)
-	}
+	mustRefuseSize(t, "--memory-limit")
 }
 
 // TestRelGCFloor checks where the GC pacer's floor comes from, and that
@@ -315,10 +307,7 @@ func TestRelGCFloor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			for _, kv := range c.env {
-				k, v, _ := strings.Cut(kv, "=")
-				t.Setenv(k, v)
-			}
+			setEnvs(t, c.env)
 			metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			p := startStreamlua(t, append(c.args, "--metrics-listen", metricsAddr)...)
 			m := logged.FindStringSubmatch(p.Logs())
@@ -331,9 +320,24 @@ func TestRelGCFloor(t *testing.T) {
 			}
 		})
 	}
-	_, stderr, code := runCLI(t, "serve", "--listen", "127.0.0.1:0", "--gc-floor", "lots")
-	if code == 0 || !strings.Contains(stderr, "--gc-floor") {
-		t.Fatalf("bad --gc-floor: exit %d, %q", code, stderr)
+	mustRefuseSize(t, "--gc-floor")
+}
+
+// setEnvs sets KEY=VALUE pairs for the test (and the servers it starts).
+func setEnvs(t *testing.T, kvs []string) {
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// mustRefuseSize checks that serve exits non-zero, naming flag, when flag
+// is given something that is not a size.
+func mustRefuseSize(t *testing.T, flag string) {
+	t.Helper()
+	_, stderr, code := runCLI(t, "serve", "--listen", "127.0.0.1:0", flag, "lots")
+	if code == 0 || !strings.Contains(stderr, flag) {
+		t.Fatalf("bad %s: exit %d, %q", flag, code, stderr)
 	}
 }
 
