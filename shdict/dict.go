@@ -120,21 +120,22 @@ func (d *Dict) FreeSpace() int64 {
 	return d.capacity - used
 }
 
-// begin reads the clock and the flush state once per operation, applying a
-// delayed flush whose time has come.
+// begin reads the flush state once per operation, applying a delayed flush
+// whose time has come.
 func (d *Dict) begin() opctx {
-	now := d.now()
-	if at := d.flushAt.Load(); at != 0 && now >= at {
+	c := opctx{d: d}
+	if at := d.flushAt.Load(); at != 0 && c.clock() >= at {
 		// During the flush's own millisecond every operation raises the
 		// watermark again, so entries stored in that millisecond die too
 		// ("stored at or before that moment"); the first operation after it
 		// retires the pending flush.
 		d.raiseFlush()
-		if now > at {
+		if c.now > at {
 			d.flushAt.CompareAndSwap(at, 0)
 		}
 	}
-	return opctx{now: now, flushCAS: d.flushCAS.Load()}
+	c.flushCAS = d.flushCAS.Load()
+	return c
 }
 
 // raiseFlush moves the watermark up to the newest CAS handed out, flushing
@@ -159,16 +160,16 @@ func (d *Dict) locate(key string) (*shard, uint64) {
 // expiresAt turns a ttl into an absolute expiry: 0 never; positive ttls are
 // truncated to milliseconds and one under 1 ms never expires (OpenResty);
 // negative ttls are already expired (memcached).
-func expiresAt(now int64, ttl time.Duration) int64 {
+func expiresAt(c *opctx, ttl time.Duration) int64 {
 	if ttl >= 0 {
 		ms := ttl.Milliseconds()
 		if ms == 0 {
 			return 0
 		}
-		return now + ms
+		return c.clock() + ms
 	}
 	ms := min(ttl.Milliseconds(), -1)
-	return max(now+ms, flushedExpiry)
+	return max(c.clock()+ms, flushedExpiry)
 }
 
 // Get returns the live item under key. A miss, an expired entry and a flushed
@@ -303,7 +304,7 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 			return false, ErrExists
 		}
 	}
-	exp := expiresAt(c.now, ttl)
+	exp := expiresAt(&c, ttl)
 	if i != nilSlot {
 		sl := s.at(i)
 		n := int(sl.klen) + vlen
@@ -420,7 +421,7 @@ func (d *Dict) incr(key string, step float64, hasInit bool, init float64, initTT
 		return 0, false, ErrNotFound
 	}
 	v := Number(init + step)
-	exp := expiresAt(c.now, initTTL)
+	exp := expiresAt(&c, initTTL)
 	var forcible bool
 	if i != nilSlot && s.at(i).kind == KindNumber {
 		// A dead number entry has the right size: reuse it in place.
@@ -605,7 +606,7 @@ func (d *Dict) TTL(key string) (time.Duration, error) {
 	if exp == 0 {
 		return 0, nil
 	}
-	ms := exp - c.now
+	ms := exp - c.clock()
 	if ms == 0 {
 		ms = -1
 	}
@@ -635,7 +636,7 @@ func (d *Dict) Expire(key string, ttl time.Duration) error {
 	if ttl <= 0 {
 		sl.expires = 0
 	} else {
-		sl.expires = expiresAt(c.now, ttl)
+		sl.expires = expiresAt(&c, ttl)
 	}
 	return nil
 }
@@ -660,7 +661,7 @@ func (d *Dict) FlushAllAfter(delay time.Duration) {
 	}
 	// Apply a pending flush that is already due before replacing it.
 	c := d.begin()
-	d.flushAt.Store(c.now + ms)
+	d.flushAt.Store(c.clock() + ms)
 }
 
 // FlushExpired frees up to max expired or flushed entries (0 = all) and
@@ -847,7 +848,7 @@ func (d *Dict) touch(key string, ttl time.Duration, get bool) (Item, bool, error
 		s.bump(i)
 		return Item{}, false, ErrIsList
 	}
-	sl.expires = expiresAt(c.now, ttl)
+	sl.expires = expiresAt(&c, ttl)
 	s.bump(i)
 	if !get {
 		return Item{}, true, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -1168,5 +1169,52 @@ func TestFlushExpiredMax(t *testing.T) {
 			mustGet(t, d, "live")
 			checkInvariants(t, d)
 		})
+	}
+}
+
+// TestClockReads pins down when an operation reads the clock: only when it
+// meets an expiry (the entry it works on, or the LRU tail it purges) or sets
+// a ttl. A clock read costs as much as the rest of a Get on this hardware,
+// and most cache entries never expire.
+func TestClockReads(t *testing.T) {
+	var reads atomic.Int64
+	clk := newClock()
+	counted := func() int64 { reads.Add(1); return clk.now() }
+	newDict := func() *Dict {
+		d, err := New("clock", 1<<20, Options{Shards: 1, Now: counted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	plain := newDict() // no entry with a ttl: nothing should read the clock
+	mustSet(t, plain, "forever", String("v"), 0, 0)
+	timed := newDict()
+	mustSet(t, timed, "expiring", String("v"), time.Minute, 0)
+	tests := []struct {
+		name string
+		op   func()
+		want int64
+	}{
+		{"get without expiry", func() { plain.Get("forever") }, 0},
+		{"get miss", func() { plain.Get("absent") }, 0},
+		{"set without ttl", func() { plain.Set("forever", String("w"), 0, 0) }, 0},
+		{"incr without ttl", func() { plain.IncrInit("n", 1, 0, 0) }, 0},
+		{"delete", func() { plain.Delete("n") }, 0},
+		{"get with expiry", func() { timed.Get("expiring") }, 1},
+		{"set with ttl", func() { plain.Set("other", String("w"), time.Minute, 0) }, 1},
+		{"ttl of an expiring entry", func() { timed.TTL("expiring") }, 1},
+	}
+	for _, tc := range tests {
+		reads.Store(0)
+		tc.op()
+		if got := reads.Load(); got != tc.want {
+			t.Errorf("%s: %d clock reads, want %d", tc.name, got, tc.want)
+		}
+	}
+	// Expiry still works when nothing else reads the clock first.
+	clk.advance(2 * time.Minute)
+	if _, ok, _ := timed.Get("expiring"); ok {
+		t.Error("expiring entry still visible after its ttl")
 	}
 }

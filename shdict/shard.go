@@ -50,17 +50,28 @@ func (sl *slot) own() {
 }
 func (sl *slot) value() []byte { return sl.buf[sl.klen:] }
 
-// opctx carries what an operation reads once from the Dict before it takes a
-// shard lock: the clock and the flush watermark.
+// opctx carries what an operation reads once from the Dict: the flush
+// watermark, and the clock, read at most once and only when the operation
+// meets an expiry or a ttl. Most entries of a cache have neither, and a
+// clock read is a measurable share of a get (two vDSO calls).
 type opctx struct {
-	now      int64
+	d        *Dict
+	now      int64 // 0 until clock reads it
 	flushCAS uint64 // entries whose cas is at or below this are flushed
+}
+
+// clock returns the operation's time, reading the Dict's clock on first use.
+func (c *opctx) clock() int64 {
+	if c.now == 0 {
+		c.now = c.d.now()
+	}
+	return c.now
 }
 
 // dead reports whether an entry is expired or flushed: present, but invisible
 // to everything except GetStale, TTL and Expire.
 func (c *opctx) dead(sl *slot) bool {
-	return (sl.expires != 0 && sl.expires <= c.now) || sl.cas <= c.flushCAS
+	return sl.cas <= c.flushCAS || (sl.expires != 0 && sl.expires <= c.clock())
 }
 
 // shard is one lock's worth of a Dict. It is not safe for concurrent use on

@@ -570,7 +570,7 @@ func (st *SnapshotStats) count(r restoreResult) {
 // fit leaves nothing behind.
 func (d *Dict) restore(key string, it Item, elems []Value) restoreResult {
 	c := d.begin()
-	if it.ExpiresAt != 0 && it.ExpiresAt <= c.now {
+	if it.ExpiresAt != 0 && it.ExpiresAt <= c.clock() {
 		return restoreExpired
 	}
 	s, h := d.locate(key)
