@@ -56,7 +56,7 @@ func (sl *slot) value() []byte { return sl.buf[sl.klen:] }
 // clock read is a measurable share of a get (two vDSO calls).
 type opctx struct {
 	d        *Dict
-	now      int64 // 0 until clock reads it
+	now      int64  // 0 until clock reads it
 	flushCAS uint64 // entries whose cas is at or below this are flushed
 }
 
