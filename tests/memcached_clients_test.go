@@ -337,6 +337,18 @@ func TestMemcachedExtension(t *testing.T) {
 	}
 }
 
+// TestMemcachedWrappedGet checks that a module's own get handler runs for
+// single-key gets too: the serve loop runs the bundled get of one key
+// inline, and must notice that the command table holds something else.
+func TestMemcachedWrappedGet(t *testing.T) {
+	sl := startStreamlua(t, "--package-path", "testdata/memcached/?.lua;;", "--handler", "wrapped_get", "--dict", "memcached=1m")
+	got := roundTrip(t, sl.Addr, "set a 0 0 1\r\nx\r\nget a\r\nget b\r\nget a b\r\n", 2*time.Second)
+	want := "STORED\r\nCALLS 1\r\nVALUE a 0 1\r\nx\r\nEND\r\nCALLS 2\r\nEND\r\nCALLS 3\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
+	if got != want {
+		t.Fatalf("got %q, want %q\nlog:\n%s", got, want, sl.Logs())
+	}
+}
+
 // TestMemcachedLuaError checks that a failing command answers SERVER_ERROR,
 // closes the connection, logs file:line, and leaves the server serving.
 func TestMemcachedLuaError(t *testing.T) {

@@ -254,6 +254,30 @@ func randomToken(rng *rand.Rand) string {
 	return s
 }
 
+// TestMemcachedProtoNumCache checks proto.NUM, the bounded cache of plain
+// decimals in front of the parsers: it answers like plain on first sight
+// and from the cache, never caches what is not plain, and keeps answering
+// right across the clearing that bounds it (600 numbers, twice, against a
+// bound of 256).
+func TestMemcachedProtoNumCache(t *testing.T) {
+	p := newProtoChecker(t)
+	notPlain := []string{"01", "1e2", "0x10", "+5", "-5", " 5", "5 ", "1.0", "1000000000", ""}
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < 600; i++ {
+			tok := fmt.Sprint(i * 7919 % 1000000)
+			if got := p.ask("num", tok); got != tok {
+				t.Fatalf("pass %d: NUM[%q] = %q, want %s", pass, tok, got, tok)
+			}
+			if i%60 == 0 {
+				bad := notPlain[i/60%len(notPlain)]
+				if got := p.ask("num", bad); got != "nil" {
+					t.Fatalf("pass %d: NUM[%q] = %q, want nil (not a plain decimal)", pass, bad, got)
+				}
+			}
+		}
+	}
+}
+
 func TestMemcachedProtoParsersRandom(t *testing.T) {
 	p := newProtoChecker(t)
 	rng := rand.New(rand.NewPCG(2024, 11))

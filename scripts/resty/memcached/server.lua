@@ -40,6 +40,10 @@ local setmetatable, pairs, pcall, tostring, type = setmetatable, pairs, pcall, t
 local ngx = ngx
 
 local CLOSE = text.CLOSE
+local GET = text.get
+local dget = proto.dict_methods().get
+local C_HIT, C_MISS = stats.counters.get_hits, stats.counters.get_misses
+local END, BADFMT = "END\r\n", "CLIENT_ERROR bad command line format\r\n"
 local AGAIN = ngx.AGAIN
 local inc = stats.add
 local C_READ = stats.counters.bytes_read
@@ -185,8 +189,8 @@ local READ_EVERY = 256
 -- give its state back (the host runs run() again on its next input).
 local function serve(self, c)
     local sock, cmds, unknown = c.sock, self.cmds, self.unknown
-    local receive_command = sock.receive_command
-    local tok = c.tok
+    local receive_command, send = sock.receive_command, c.send
+    local tok, dict = c.tok, c.dict
     local max_line, idle_kick = self.max_line, c.idle_kick
     local counted, since = 0, 0
     while true do
@@ -195,11 +199,24 @@ local function serve(self, c)
             n, err = receive_command(sock, tok, max_line)
         end
         if n then
-            local h
-            if n > 0 and #tok[1] >= 2 then
-                h = cmds[tok[1]]
-            end
-            if (h or unknown)(c, tok, n) == CLOSE then
+            local h = n > 0 and cmds[tok[1]] or unknown
+            if h == GET and n == 2 then
+                -- The bundled get of one key, inlined: in gopher-lua a call
+                -- to a Lua function costs as much as the rest of a get.
+                local key = tok[2]
+                if #key > 250 then
+                    send(sock, BADFMT)
+                else
+                    local v, f = dget(dict, key)
+                    if v == nil then
+                        inc(C_MISS, 1)
+                        send(sock, END)
+                    else
+                        inc(C_HIT, 1)
+                        send(sock, "VALUE ", key, " ", f or 0, " ", #v, "\r\n", v, "\r\nEND\r\n")
+                    end
+                end
+            elseif h(c, tok, n) == CLOSE then
                 break
             end
             since = since + 1

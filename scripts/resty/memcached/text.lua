@@ -17,8 +17,9 @@ local sl = require "streamlua"
 
 local byte = string.byte
 local parse_u32, parse_i32, parse_u64 = proto.parse_u32, proto.parse_i32, proto.parse_u64
+local NUM = proto.NUM
 local to_ttl = proto.ttl
-local read_block, skip = conn.read_block, conn.skip
+local block_result, skip = conn.block_result, conn.skip
 local ngx_time = ngx.time
 
 local KEY_MAX = proto.KEY_MAX
@@ -197,103 +198,119 @@ local STORE_REPLY = {
 }
 STORE_REPLY.prepend = STORE_REPLY.append
 
--- storage implements set, add, replace, append, prepend and cas:
+-- SMALL_ITEM is a value length below which no key and flags can make an
+-- item too large: item_size adds at most 313 bytes (header, cas, a
+-- 250-byte key and its NUL, CRLF, flags) to the value.
+local SMALL_ITEM = MAX_ITEM - 313
+
+-- storage returns the handler of one of set, add, replace, append, prepend
+-- and cas:
 --   <cmd> <key> <flags> <exptime> <bytes> [<cas unique>] [noreply]
-local function storage(c, tok, n, mode)
-    local sock, send = c.sock, c.send
+-- One closure per mode, so a set is one Lua call; the checks come in
+-- memcached's order, and the common case (plain numbers, exptime 0, a
+-- block already buffered) takes no further Lua call.
+local function storage(mode)
     local is_cas = mode == "cas"
+    local pending = mode == "append" or mode == "prepend"
+    local min_n, max_n = 5, 6
     if is_cas then
-        if n ~= 6 and n ~= 7 then
+        min_n, max_n = 6, 7
+    end
+    return function(c, tok, n)
+        local sock, send = c.sock, c.send
+        if n ~= min_n and n ~= max_n then
             return send(sock, ERROR)
         end
-    elseif n ~= 5 and n ~= 6 then
-        return send(sock, ERROR)
-    end
-    local noreply = tok[n] == "noreply"
-    local key = tok[2]
-    local nkey = #key
-    if nkey > KEY_MAX then
-        if noreply then return end
-        return send(sock, BADFMT)
-    end
-    -- "0" is by far the most common flags and exptime: skip the parser.
-    local t = tok[3]
-    local flags = t == "0" and 0 or parse_u32(t)
-    t = tok[4]
-    local exptime = flags and (t == "0" and 0 or parse_i32(t))
-    local vlen = exptime and parse_i32(tok[5])
-    if not vlen then
-        if noreply then return end
-        return send(sock, BADFMT)
-    end
-    local cas
-    if is_cas then
-        cas = parse_u64(tok[6])
-        if not cas then
+        local noreply = tok[n] == "noreply"
+        local key = tok[2]
+        local nkey = #key
+        if nkey > KEY_MAX then
             if noreply then return end
             return send(sock, BADFMT)
         end
-    end
-    if vlen < 0 or vlen > 2147483645 then
-        if noreply then return end
-        return send(sock, BADFMT)
-    end
-    local d = c.dict
-    if too_large(nkey, flags, vlen) then
-        inc(C.store_too_large, 1)
-        if mode == "set" then
-            -- memcached drops the old value rather than leave it stale.
-            ddelete(d, key)
+        -- "0" is by far the most common flags and exptime: skip the parser.
+        local t = tok[3]
+        local flags = t == "0" and 0 or parse_u32(t)
+        t = tok[4]
+        local exptime = flags and (t == "0" and 0 or parse_i32(t))
+        t = tok[5]
+        local vlen = exptime and (NUM[t] or parse_i32(t))
+        if not vlen then
+            if noreply then return end
+            return send(sock, BADFMT)
         end
-        if not noreply then
-            send(sock, TOO_LARGE)
-        end
-        if not skip(c, vlen + 2) then
-            return CLOSE
-        end
-        return
-    end
-    local data, ok = read_block(c, vlen)
-    if data == nil then
-        return CLOSE
-    end
-    inc(C_SET, 1)
-    if not ok then
-        if noreply then return end
-        return send(sock, BAD_CHUNK)
-    end
-    local stored, err
-    if mode == "append" or mode == "prepend" then
-        stored, err = pend(d, mode, key, data)
-    else
-        local ttl = exptime
-        if exptime <= 0 or exptime > 2592000 then
-            ttl = to_ttl(exptime, ngx_time())
-        end
-        stored, err = dstore(d, mode, key, data, ttl, flags, cas)
-    end
-    if stored then
-        inc(C_ITEMS, 1)
+        local cas
         if is_cas then
-            inc(C.cas_hits, 1)
+            cas = parse_u64(tok[6])
+            if not cas then
+                if noreply then return end
+                return send(sock, BADFMT)
+            end
+        end
+        if vlen < 0 or vlen > 2147483645 then
+            if noreply then return end
+            return send(sock, BADFMT)
+        end
+        local d = c.dict
+        if vlen > SMALL_ITEM and too_large(nkey, flags, vlen) then
+            inc(C.store_too_large, 1)
+            if mode == "set" then
+                -- memcached drops the old value rather than leave it stale.
+                ddelete(d, key)
+            end
+            if not noreply then
+                send(sock, TOO_LARGE)
+            end
+            if not skip(c, vlen + 2) then
+                return CLOSE
+            end
+            return
+        end
+        local data, err = c.receive_block(sock, vlen)
+        local ok = true
+        if not data then
+            data, ok = block_result(c, vlen, data, err)
+            if data == nil then
+                return CLOSE
+            end
+        end
+        inc(C_SET, 1)
+        if not ok then
+            if noreply then return end
+            return send(sock, BAD_CHUNK)
+        end
+        local stored
+        if pending then
+            stored, err = pend(d, mode, key, data)
+        else
+            local ttl = exptime
+            if exptime < 0 or exptime > 2592000 then
+                ttl = to_ttl(exptime, ngx_time())
+            end
+            stored, err = dstore(d, mode, key, data, ttl, flags, cas)
+        end
+        if stored then
+            inc(C_ITEMS, 1)
+            if is_cas then
+                inc(C.cas_hits, 1)
+            end
+            if noreply then return end
+            return send(sock, "STORED\r\n")
+        end
+        if is_cas then
+            inc(err == "exists" and C.cas_badval or C.cas_misses, 1)
         end
         if noreply then return end
-        return send(sock, "STORED\r\n")
+        return send(sock, STORE_REPLY[mode][err] or NO_MEMORY)
     end
-    if is_cas then
-        inc(err == "exists" and C.cas_badval or C.cas_misses, 1)
-    end
-    if noreply then return end
-    return send(sock, STORE_REPLY[mode][err] or NO_MEMORY)
 end
-_M.storage = storage
 
-function _M.set(c, tok, n) return storage(c, tok, n, "set") end
-function _M.add(c, tok, n) return storage(c, tok, n, "add") end
-function _M.replace(c, tok, n) return storage(c, tok, n, "replace") end
-function _M.append(c, tok, n) return storage(c, tok, n, "append") end
-function _M.prepend(c, tok, n) return storage(c, tok, n, "prepend") end
-function _M.cas(c, tok, n) return storage(c, tok, n, "cas") end
+_M.set = storage("set")
+_M.add = storage("add")
+_M.replace = storage("replace")
+_M.append = storage("append")
+_M.prepend = storage("prepend")
+_M.cas = storage("cas")
 
 -- arith implements incr and decr: <cmd> <key> <delta> [noreply]. The
 -- dictionary does the uint64 arithmetic on the decimal text in Go.

@@ -11,6 +11,7 @@ local fns = {
     b64 = proto.b64decode,
     ttl = function(t) return proto.ttl(tonumber(t), ngx.time()) end,
     cls = function(t) return proto.slab_class(tonumber(t)) end,
+    num = function(t) return proto.NUM[t] end,
 }
 while true do
     local line = sock:receiveuntil("\n")()
