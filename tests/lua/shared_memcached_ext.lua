@@ -1,4 +1,4 @@
--- streamlua's memcached extensions: gets/cas/store/append/incr_decimal/touch.
+-- streamlua's memcached extensions: gets/cas/store/append/incr_decimal/touch/lookup.
 --! expect "ok\n"
 local t = require "t"
 local sock = assert(ngx.req.socket(true))
@@ -35,4 +35,22 @@ local gv = d:gat("txt", 0)
 t.eq(gv, "0abcdef", "gat")
 t.eq(d:ttl("txt"), 0, "gat cleared the ttl")
 t.ok(d:stats().items >= 1, "stats")
+-- lookup: get plus a hit or miss count, flags always returned.
+local sl = require "streamlua"
+local hits, misses = sl.counter("t_lookup_hits"), sl.counter("t_lookup_misses")
+hits:set(0) misses:set(0)
+d:store("set", "lk", "val", 0, 0)
+local lv, lf = t.n(2, d:lookup("lk", hits, misses))
+t.eq(lv, "val", "lookup value") t.eq(lf, 0, "lookup flags 0 returned")
+d:store("set", "lk7", "v7", 0, 7)
+lv, lf = d:lookup("lk7", hits, misses)
+t.eq(lf, 7, "lookup flags")
+t.eq(t.n(1, d:lookup("absent", hits, misses)), nil, "lookup miss")
+t.eq(hits:get(), 2, "hits counted") t.eq(misses:get(), 1, "misses counted")
+t.eq(d:lookup("lk"), "val", "lookup without counters")
+t.eq(d:lookup("absent", hits), nil, "lookup miss without a miss counter")
+t.eq(hits:get(), 2, "no count without a counter") t.eq(misses:get(), 1, "misses unchanged")
+t.eq(select(2, d:lookup(nil)), "nil key", "lookup nil key")
+t.eq(pcall(d.lookup, d, "lk", "not a counter"), false, "bad counter raises")
+
 t.done(sock)

@@ -27,7 +27,7 @@ local MAX_ITEM = sl.info.MaxItemSize
 local STARTED = sl.info.StartTime
 
 local DM = proto.dict_methods()
-local dget, dgets, dgat, dstore = DM.get, DM.gets, DM.gat, DM.store
+local dlookup, dgets, dgat, dstore = DM.lookup, DM.gets, DM.gat, DM.store
 local dappend, dprepend, dincr = DM.append, DM.prepend, DM.incr_decimal
 local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
 local dflush, dflush_after = DM.flush_all, DM.flush_all_after
@@ -123,13 +123,11 @@ function _M.get(c, tok, n)
     if #key > KEY_MAX then
         return send(sock, BADFMT)
     end
-    local v, f = dget(c.dict, key)
+    local v, f = dlookup(c.dict, key, C_HIT, C_MISS)
     if v == nil then
-        inc(C_MISS, 1)
         return send(sock, END)
     end
-    inc(C_HIT, 1)
-    return send(sock, "VALUE ", key, " ", f or 0, " ", #v, "\r\n", v, "\r\nEND\r\n")
+    return send(sock, "VALUE ", key, " ", f, " ", #v, "\r\n", v, "\r\nEND\r\n")
 end
 
 -- bget is an ancient alias of get that memcached still accepts.
