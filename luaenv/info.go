@@ -138,6 +138,21 @@ func checkCounter(L *lua.LState) *atomic.Int64 {
 	return nil
 }
 
+// optCounter returns the counter handle at argument i, or nil when the
+// argument is nil or absent; anything else is an argument error.
+func optCounter(L *lua.LState, i int) *atomic.Int64 {
+	switch v := L.Get(i).(type) {
+	case *lua.LNilType:
+		return nil
+	case *lua.LUserData:
+		if c, ok := v.Value.(*atomic.Int64); ok {
+			return c
+		}
+	}
+	L.ArgError(i, "counter expected")
+	return nil
+}
+
 var counterMethods = map[string]lua.LGFunction{
 	"add": func(L *lua.LState) int {
 		c := checkCounter(L)

@@ -3,7 +3,6 @@ package luaenv
 import (
 	"math"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -529,16 +528,8 @@ func dictLookup(L *lua.LState) int {
 
 // addCounter adds 1 to the counter handle at argument i, if one is there.
 func addCounter(L *lua.LState, i int) {
-	switch v := L.Get(i).(type) {
-	case *lua.LNilType:
-	case *lua.LUserData:
-		if c, ok := v.Value.(*atomic.Int64); ok {
-			c.Add(1)
-			return
-		}
-		L.ArgError(i, "counter expected")
-	default:
-		L.ArgError(i, "counter expected")
+	if c := optCounter(L, i); c != nil {
+		c.Add(1)
 	}
 }
 

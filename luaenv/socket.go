@@ -50,6 +50,10 @@ type Socket struct {
 	served      int  // reads served without blocking, for fairness
 
 	received, sent int64
+	// sock:count_received: every byte read is added to recvCounter;
+	// recvCounted is how many of received it has been given.
+	recvCounter *atomic.Int64
+	recvCounted int64
 
 	rdl, wdl time.Time // deadlines in force on conn (see setReadDeadline)
 
@@ -223,7 +227,7 @@ func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duratio
 	}
 	n, err := s.conn.Read(s.rbuf[s.rend:])
 	s.rend += n
-	s.received += int64(n)
+	s.addReceived(n)
 	s.served = 0
 	if n > 0 {
 		s.silentSince = time.Time{}
@@ -299,6 +303,32 @@ func stripCR(b []byte) string {
 		}
 	}
 	return string(out)
+}
+
+// addReceived counts n bytes read from the connection.
+func (s *Socket) addReceived(n int) {
+	s.received += int64(n)
+	if s.recvCounter != nil {
+		s.recvCounter.Add(int64(n))
+		s.recvCounted = s.received
+	}
+}
+
+// sockCountReceived implements sock:count_received(counter): from now on
+// every byte read from the connection is added to the counter (a handle
+// from require("streamlua").counter), starting with those read so far and
+// not yet counted; nil stops it. A server's bytes_read statistic costs no
+// Lua work per request this way, and is exact at any moment.
+func sockCountReceived(L *lua.LState) int {
+	s := checkSocket(L)
+	c := optCounter(L, 2)
+	if c != nil {
+		c.Add(s.received - s.recvCounted)
+		s.recvCounted = s.received
+	}
+	s.recvCounter = c
+	L.Push(lua.LTrue)
+	return 1
 }
 
 func (s *Socket) deadline() time.Time { return time.Now().Add(s.readTimeout) }
@@ -406,7 +436,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 	for got < n {
 		m, err := s.conn.Read(out[got:])
 		got += m
-		s.received += int64(m)
+		s.addReceived(m)
 		if err != nil && got < n {
 			return s.failRead(L, errText(err, s.done), lua.LString(out[:got]))
 		}
@@ -966,6 +996,7 @@ var socketMethods = map[string]lua.LGFunction{
 	"peek":         sockPeek,
 	// streamlua extensions for line protocols (command.go).
 	"receive_command": sockReceiveCommand,
+	"count_received":  sockCountReceived,
 	"receive_block":   sockReceiveBlock,
 	"setidle":         sockSetIdle,
 	// streamlua extensions for memcached's binary protocol (binary.go).

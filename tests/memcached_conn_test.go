@@ -249,3 +249,39 @@ func TestMemcachedStats(t *testing.T) {
 		}
 	})
 }
+
+// TestMemcachedBytesRead compares stats bytes_read with memcached's while
+// the connection that sent the bytes is still open and busy: streamlua's
+// count is the host's (sock:count_received), exact at any moment, as
+// memcached's per-read count is.
+func TestMemcachedBytesRead(t *testing.T) {
+	bytesRead := func(addr string) string {
+		a, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		ra := bufio.NewReader(a)
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(a, "set key%d 0 0 5\r\nhello\r\nget key%d\r\n", i, i)
+			a.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for _, want := range []string{"STORED\r\n", "VALUE", "hello\r\n", "END\r\n"} {
+				line, err := ra.ReadString('\n')
+				if err != nil || !strings.HasPrefix(line, want) {
+					t.Fatalf("%s: got %q (%v), want %q", addr, line, err, want)
+				}
+			}
+		}
+		return statsOf(t, roundTrip(t, addr, "stats\r\n", 300*time.Millisecond))["bytes_read"]
+	}
+	// Three busy rounds, then "stats" itself, which is read before it runs.
+	want := fmt.Sprint(3*len("set key0 0 0 5\r\nhello\r\nget key0\r\n") + len("stats\r\n"))
+	if got := bytesRead(startStreamlua(t).Addr); got != want {
+		t.Fatalf("bytes_read = %s, want %s", got, want)
+	}
+	t.Run("memcached agrees", func(t *testing.T) {
+		if got := bytesRead(startMemcached(t).Addr); got != want {
+			t.Fatalf("memcached's bytes_read = %s, want %s", got, want)
+		}
+	})
+}

@@ -68,7 +68,7 @@ local dincr, dremove, dflush, dflush_after = DM.incr_decimal, DM.remove, DM.flus
 local C = stats.counters
 local inc = stats.add
 local C_HIT, C_MISS, C_THIT, C_TMISS = C.get_hits, C.get_misses, C.touch_hits, C.touch_misses
-local C_SET, C_ITEMS, C_READ = C.cmd_set, C.total_items, C.bytes_read
+local C_SET, C_ITEMS = C.cmd_set, C.total_items
 
 local _M = {}
 
@@ -634,10 +634,6 @@ for op, _ in pairs(PEND_MODE) do
     WHOLE_EXTLEN[op] = 0
 end
 
--- READ_EVERY is how many requests pass between updates of the shared
--- bytes_read counter from the socket's byte count (and once at close).
-local READ_EVERY = 256
-
 -- GET_FAMILY holds the opcodes the loop answers itself, without a
 -- handler call, when their lengths are valid: they are most of the load.
 local GET_FAMILY = { [OP.GET] = true, [OP.GETQ] = true, [OP.GETK] = true, [OP.GETKQ] = true }
@@ -658,7 +654,6 @@ function _M.serve(c)
 
     local function loop()
         local dict, idle_kick = c.dict, c.idle_kick
-        local counted, since = 0, 0
         while true do
             local op, klen, elen, blen, opaque, cas, ek = receive_binary(sock)
             if not op then
@@ -674,13 +669,6 @@ function _M.serve(c)
                 end
             else
                 cur_op, cur_opaque = op, opaque
-                since = since + 1
-                if since >= READ_EVERY then
-                    since = 0
-                    local total = tonumber(ngx.var.bytes_received)
-                    inc(C_READ, total - counted)
-                    counted = total
-                end
                 if GET_FAMILY[op] and elen == 0 and blen == klen and klen > 0 and klen <= KEY_MAX then
                     -- The get handler's work, inline; ek is the key.
                     local v, f, vcas = dgets(dict, ek)
@@ -737,7 +725,6 @@ function _M.serve(c)
                 end
             end
         end
-        inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
     end
 
     local ok, e = pcall(loop)

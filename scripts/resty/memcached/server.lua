@@ -46,7 +46,6 @@ local lookup = proto.dict_methods().lookup
 local C_HIT, C_MISS = stats.counters.get_hits, stats.counters.get_misses
 local END, BADFMT = "END\r\n", "CLIENT_ERROR bad command line format\r\n"
 local AGAIN = ngx.AGAIN
-local inc = stats.add
 local C_READ = stats.counters.bytes_read
 
 local _M = {
@@ -181,10 +180,6 @@ end
 -- (after at most 100 leading spaces), which may grow to max_line.
 local LINE_MAX = 2048
 
--- READ_EVERY is how many commands pass between updates of the shared
--- bytes_read counter from the socket's byte count (and once at close).
-local READ_EVERY = 256
-
 -- serve is the command loop of one connection; it returns when the
 -- connection should close, or true when it has been idle long enough to
 -- give its state back (the host runs run() again on its next input).
@@ -197,8 +192,7 @@ local function serve(self, c)
     -- register faster than an upvalue, and a register operand of a
     -- comparison costs no instruction at all.
     local get, lookup, hit, miss = GET, lookup, C_HIT, C_MISS
-    local line_max, read_every, key_max = LINE_MAX, READ_EVERY, KEY_MAX
-    local counted, since = 0, 0
+    local line_max, key_max = LINE_MAX, KEY_MAX
     while true do
         local n, err, first, lead = receive_command(sock, tok, line_max)
         if not n and err == "line too long" and lead <= 100 and (first == "get" or first == "gets") then
@@ -223,21 +217,12 @@ local function serve(self, c)
             elseif h(c, tok, n) == CLOSE then
                 break
             end
-            since = since + 1
-            if since >= read_every then
-                since = 0
-                local total = tonumber(ngx.var.bytes_received)
-                inc(C_READ, total - counted)
-                counted = total
-            end
         elseif err == "idle" then
-            inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
             return true
         elseif err ~= "timeout" or idle_kick then
             break
         end
     end
-    inc(C_READ, tonumber(ngx.var.bytes_received) - counted)
 end
 
 -- BINARY_MAGIC is the first byte of every binary protocol request.
@@ -267,6 +252,8 @@ function Server:run()
     if self.idle_release > 0 and sock.setidle then
         sock:setidle(self.idle_release * 1000)
     end
+    -- bytes_read: the host adds every byte it reads, no work per request.
+    sock:count_received(C_READ)
     local c = {
         sock = sock,
         send = sock.send,
