@@ -488,7 +488,8 @@ func pushItemCAS(L *lua.LState, it shdict.Item, found bool, err error) int {
 	return 3
 }
 
-// dictGets returns value, flags, cas (flags always present); a miss is nil.
+// dictGets is gets(key[, hits[, misses]]): value, flags (always present)
+// and cas, or nil on a miss, counting like lookup.
 func dictGets(L *lua.LState) int {
 	d := checkDict(L)
 	key, ok := dictKey(L)
@@ -496,7 +497,18 @@ func dictGets(L *lua.LState) int {
 		return 2
 	}
 	it, found, err := d.Get(key)
+	countLookup(L, 3, found, err)
 	return pushItemCAS(L, it, found, err)
+}
+
+// countLookup adds 1 to the hits counter at argument i or, when nothing
+// was found (an error included: the caller sees nil either way), to the
+// misses counter at i+1; either may be nil.
+func countLookup(L *lua.LState, i int, found bool, err error) {
+	if !found || err != nil {
+		i++
+	}
+	addCounter(L, i)
 }
 
 // dictLookup is lookup(key[, hits[, misses]]): value and flags (always
@@ -512,15 +524,14 @@ func dictLookup(L *lua.LState) int {
 		return 2
 	}
 	it, found, err := d.Get(key)
+	countLookup(L, 3, found, err)
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
 	if !found {
-		addCounter(L, 4)
 		L.Push(lua.LNil)
 		return 1
 	}
-	addCounter(L, 3)
 	pushValue(L, it.Value)
 	L.Push(lua.LNumber(it.Flags))
 	return 2
@@ -533,7 +544,8 @@ func addCounter(L *lua.LState, i int) {
 	}
 }
 
-// dictGat is get-and-touch: value, flags, cas with the new exptime applied.
+// dictGat is gat(key, exptime[, hits[, misses]]), get-and-touch: value,
+// flags, cas with the new exptime applied, counting like lookup.
 func dictGat(L *lua.LState) int {
 	d := checkDict(L)
 	key, ok := dictKey(L)
@@ -541,6 +553,7 @@ func dictGat(L *lua.LState) int {
 		return 2
 	}
 	it, found, err := d.GetAndTouch(key, mcTTL(L, 3))
+	countLookup(L, 4, found, err)
 	return pushItemCAS(L, it, found, err)
 }
 

@@ -187,9 +187,8 @@ local function get(c, op, klen, elen, blen, opaque, _, key)
         return invalid(c, op, opaque)
     end
     local sock, reply = c.sock, c.reply
-    local v, f, cas = dgets(c.dict, key)
+    local v, f, cas = dgets(c.dict, key, C_HIT, C_MISS)
     if v == nil then
-        inc(C_MISS, 1)
         if QUIET[op] then
             return
         end
@@ -198,7 +197,6 @@ local function get(c, op, klen, elen, blen, opaque, _, key)
         end
         return fail(c, op, opaque, ST.KEY_ENOENT)
     end
-    inc(C_HIT, 1)
     if WITH_KEY[op] then
         return reply(sock, op, 0, opaque, cas, f, key, v)
     end
@@ -214,9 +212,8 @@ local function touch(c, op, klen, elen, _, opaque, _, ek)
     end
     local sock, reply = c.sock, c.reply
     local key = sub(ek, 5)
-    local v, f, cas = dgat(c.dict, key, ttl_of(read_u32(ek, 1)))
+    local v, f, cas = dgat(c.dict, key, ttl_of(read_u32(ek, 1)), C_THIT, C_TMISS)
     if v == nil then
-        inc(C_TMISS, 1)
         if QUIET[op] then
             return
         end
@@ -225,7 +222,6 @@ local function touch(c, op, klen, elen, _, opaque, _, ek)
         end
         return fail(c, op, opaque, ST.KEY_ENOENT)
     end
-    inc(C_THIT, 1)
     if op == OP.TOUCH then
         return reply(sock, op, 0, opaque, cas, f)
     end
@@ -671,16 +667,14 @@ function _M.serve(c)
                 cur_op, cur_opaque = op, opaque
                 if GET_FAMILY[op] and elen == 0 and blen == klen and klen > 0 and klen <= KEY_MAX then
                     -- The get handler's work, inline; ek is the key.
-                    local v, f, vcas = dgets(dict, ek)
+                    local v, f, vcas = dgets(dict, ek, C_HIT, C_MISS)
                     if v ~= nil then
-                        inc(C_HIT, 1)
                         if WITH_KEY[op] then
                             reply(sock, op, 0, opaque, vcas, f, ek, v)
                         else
                             reply(sock, op, 0, opaque, vcas, f, nil, v)
                         end
                     else
-                        inc(C_MISS, 1)
                         if not QUIET[op] then
                             if WITH_KEY[op] then
                                 reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, ek)

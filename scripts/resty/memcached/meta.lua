@@ -255,12 +255,11 @@ function _M.mg(c, tok, n)
         if of.want_t and of.t_first then
             before = dttl(d, key)
         end
-        v, f, cas = dgat(d, key, touch)
+        v, f, cas = dgat(d, key, touch, C.touch_hits, C.touch_misses)
     else
-        v, f, cas = dgets(d, key)
+        v, f, cas = dgets(d, key, C.get_hits, C.get_misses)
     end
     if v == nil then
-        inc(touch and C.touch_misses or C.get_misses, 1)
         if of.noreply then
             return
         end
@@ -268,7 +267,6 @@ function _M.mg(c, tok, n)
         send_ok(send, sock, tok, 3, n, key, of.binary)
         return send(sock, "\r\n")
     end
-    inc(touch and C.touch_hits or C.get_hits, 1)
     local value = of.value
     if value then
         send(sock, "VA ", #v)

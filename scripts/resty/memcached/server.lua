@@ -199,7 +199,7 @@ local function serve(self, c)
             n, err = receive_command(sock, tok, max_line)
         end
         if n then
-            local h = n > 0 and cmds[tok[1]] or unknown
+            local h = cmds[tok[1]] or unknown -- tok[1] is nil when n is 0
             if h == get and n == 2 then
                 -- The bundled get of one key, inlined: in gopher-lua a call
                 -- to a Lua function costs as much as the rest of a get.

@@ -87,20 +87,15 @@ local function retrieve(c, tok, n, first, with_cas, ttl)
         local key = tok[i]
         local v, f, cas
         if ttl then
-            v, f, cas = dgat(d, key, ttl)
+            v, f, cas = dgat(d, key, ttl, hit, miss)
         else
-            v, f, cas = dgets(d, key)
+            v, f, cas = dgets(d, key, hit, miss)
         end
-        if v == nil then
-            inc(miss, 1)
-        else
-            inc(hit, 1)
-            if not bad then
-                if with_cas then
-                    send(sock, "VALUE ", key, " ", f, " ", #v, " ", cas, "\r\n", v, "\r\n")
-                else
-                    send(sock, "VALUE ", key, " ", f, " ", #v, "\r\n", v, "\r\n")
-                end
+        if v ~= nil and not bad then
+            if with_cas then
+                send(sock, "VALUE ", key, " ", f, " ", #v, " ", cas, "\r\n", v, "\r\n")
+            else
+                send(sock, "VALUE ", key, " ", f, " ", #v, "\r\n", v, "\r\n")
             end
         end
     end
