@@ -5,6 +5,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/streamlua/streamlua/luaenv/luanum"
 )
 
 // Extensions for line protocols (streamlua's own, not OpenResty's). A
@@ -58,7 +60,7 @@ func sockReceiveCommand(L *lua.LState) int {
 			}
 			n := s.vm.splitWords(t, line)
 			s.tick()
-			L.Push(lua.LNumber(n))
+			L.Push(luanum.Int(n))
 			return 1
 		}
 		scan = len(buf)

@@ -8,6 +8,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
+	"github.com/streamlua/streamlua/luaenv/luanum"
 	"github.com/streamlua/streamlua/shdict"
 )
 
@@ -183,7 +184,7 @@ func dictGet(L *lua.LState) int {
 	}
 	pushValue(L, it.Value)
 	if it.Flags != 0 {
-		L.Push(lua.LNumber(it.Flags))
+		L.Push(luanum.Uint(uint64(it.Flags)))
 		return 2
 	}
 	return 1
@@ -205,7 +206,7 @@ func dictGetStale(L *lua.LState) int {
 	}
 	pushValue(L, it.Value)
 	if it.Flags != 0 {
-		L.Push(lua.LNumber(it.Flags))
+		L.Push(luanum.Uint(uint64(it.Flags)))
 	} else {
 		L.Push(lua.LNil)
 	}
@@ -483,7 +484,7 @@ func pushItemCAS(L *lua.LState, it shdict.Item, found bool, err error) int {
 		return 1
 	}
 	pushValue(L, it.Value)
-	L.Push(lua.LNumber(it.Flags))
+	L.Push(luanum.Uint(uint64(it.Flags)))
 	L.Push(lua.LNumber(it.CAS))
 	return 3
 }
@@ -533,7 +534,7 @@ func dictLookup(L *lua.LState) int {
 		return 1
 	}
 	pushValue(L, it.Value)
-	L.Push(lua.LNumber(it.Flags))
+	L.Push(luanum.Uint(uint64(it.Flags)))
 	return 2
 }
 

@@ -16,6 +16,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
+	"github.com/streamlua/streamlua/luaenv/luanum"
 )
 
 // Socket is the connection object behind ngx.req.socket(true): a buffered
@@ -702,7 +703,7 @@ func (s *Socket) output(L *lua.LState, add func([]byte) []byte) int {
 		L.Push(lua.LString(e))
 		return 2
 	}
-	L.Push(lua.LNumber(n))
+	L.Push(luanum.Int(n))
 	return 1
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/streamlua/streamlua/luaenv/luanum"
 )
 
 // Loader opens the module for require "streamlua.pack"; register it with
@@ -38,17 +40,6 @@ var functions = map[string]lua.LGFunction{
 	"read_u64_halves": luaReadU64Halves,
 }
 
-// boxed holds the Lua values of 0..255, boxed once: header fields (opcode,
-// extras and key lengths, small body lengths, a zero cas) are nearly always
-// in that range, and pushing an unboxed number allocates. The table is
-// filled at package initialisation and only read afterwards.
-var boxed = func() (t [256]lua.LValue) {
-	for i := range t {
-		t[i] = lua.LNumber(i)
-	}
-	return t
-}()
-
 // digits holds the decimal strings "0" to "9", boxed once, for read_u64's
 // most common results (a zero initial value, a delta of 1).
 var digits = func() (t [10]lua.LValue) {
@@ -59,11 +50,9 @@ var digits = func() (t [10]lua.LValue) {
 }()
 
 func pushUint(L *lua.LState, v uint64) {
-	if v < uint64(len(boxed)) {
-		L.Push(boxed[v])
-		return
-	}
-	L.Push(lua.LNumber(v))
+	// Header fields (opcode, extras and key lengths, small body lengths, a
+	// zero cas) are nearly always small: luanum has them boxed.
+	L.Push(luanum.Uint(v))
 }
 
 // push64 pushes a 64-bit value as a number when that is exact, else as its
