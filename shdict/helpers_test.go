@@ -79,7 +79,7 @@ func lruKeys(d *Dict) []string {
 }
 
 // checkInvariants verifies every shard's internal structure: LRU links,
-// index chains, free list, list side table and byte accounting.
+// hash index, free list, list side table and byte accounting.
 func checkInvariants(t testing.TB, d *Dict) {
 	t.Helper()
 	if err := d.verify(); err != nil {
@@ -147,17 +147,29 @@ func (s *shard) verify(si int, shift uint) error {
 	if len(s.lists) > n {
 		return fmt.Errorf("shard %d: %d lists for %d items", si, len(s.lists), n)
 	}
-	chained := 0
-	for _, first := range s.index {
-		for i := first; i != nilSlot; i = s.at(i).chain {
-			if !seen[i] {
-				return fmt.Errorf("shard %d: index reaches slot %d outside the LRU", si, i)
+	indexed := map[int32]bool{}
+	mask := uint64(len(s.idx.tab) - 1)
+	for p, e := range s.idx.tab {
+		if e == 0 {
+			continue
+		}
+		i := entrySlot(e)
+		if !seen[i] || indexed[i] {
+			return fmt.Errorf("shard %d: index entry %d names slot %d (outside the LRU or twice)", si, p, i)
+		}
+		indexed[i] = true
+		if h := maphash.Bytes(s.seed, s.at(i).key()); e != indexEntry(h, i) {
+			return fmt.Errorf("shard %d: index entry %d for slot %d has another key's hash", si, p, i)
+		}
+		// Linear probing: no empty entry between an entry's home and it.
+		for q := home(e, mask); q != uint64(p); q = (q + 1) & mask {
+			if s.idx.tab[q] == 0 {
+				return fmt.Errorf("shard %d: index entry %d cut off from its home %d", si, p, home(e, mask))
 			}
-			chained++
 		}
 	}
-	if chained != n {
-		return fmt.Errorf("shard %d: index chains hold %d slots, want %d", si, chained, n)
+	if len(indexed) != n || s.idx.n != n {
+		return fmt.Errorf("shard %d: index holds %d slots (counter %d), want %d", si, len(indexed), s.idx.n, n)
 	}
 	nfree := 0
 	for i := s.free; i != nilSlot; i = s.at(i).next {

@@ -29,7 +29,7 @@ type slot struct {
 	flags   uint32
 	prev    int32 // LRU neighbour towards the most recently used end
 	next    int32 // LRU neighbour towards the least recently used end; free-list link
-	chain   int32 // next slot whose key hashes to the same index entry
+	_       int32 // keeps a slot at 64 bytes, one cache line in an aligned page
 	klen    uint16
 	kind    Kind // 0 while the slot is free
 	shared  bool // a read handed out a string that aliases buf (see item)
@@ -79,7 +79,7 @@ func (c *opctx) dead(sl *slot) bool {
 type shard struct {
 	mu     sync.Mutex
 	seed   maphash.Seed
-	index  map[uint64]int32 // key hash → first slot of its collision chain
+	idx    index // key hash → slot
 	pages  [][]slot
 	nslots int32 // slots handed out so far (high-water mark)
 	free   int32 // head of the free-slot list, linked through slot.next
@@ -100,7 +100,6 @@ type shard struct {
 func (s *shard) init(seed maphash.Seed, budget int64, maxEvict int) {
 	s.maxEvict = maxEvict
 	s.seed = seed
-	s.index = make(map[uint64]int32)
 	s.free, s.head, s.tail = nilSlot, nilSlot, nilSlot
 	s.budget = budget
 	s.lists = make(map[int32]*list)
@@ -110,18 +109,23 @@ func (s *shard) at(i int32) *slot { return &s.pages[i>>pageShift][i&pageMask] }
 
 // find returns the slot holding key, or nilSlot.
 func (s *shard) find(h uint64, key string) int32 {
-	i, ok := s.index[h]
-	if !ok {
+	tab := s.idx.tab
+	if len(tab) == 0 {
 		return nilSlot
 	}
-	for i != nilSlot {
-		sl := s.at(i)
-		if string(sl.key()) == key {
-			return i
+	mask := uint64(len(tab) - 1)
+	tag := uint64(uint32(h))
+	for p := tag & mask; ; p = (p + 1) & mask {
+		e := tab[p]
+		if e == 0 {
+			return nilSlot
 		}
-		i = sl.chain
+		if e>>32 == tag {
+			if i := entrySlot(e); string(s.at(i).key()) == key {
+				return i
+			}
+		}
 	}
-	return nilSlot
 }
 
 // cost is the accounted size of the entry in slot i.
@@ -202,30 +206,14 @@ func (s *shard) bump(i int32) {
 // remove frees slot i entirely: index, LRU, list side table, accounting.
 func (s *shard) remove(i int32) {
 	sl := s.at(i)
-	h := maphash.Bytes(s.seed, sl.key())
-	if first := s.index[h]; first == i {
-		if sl.chain == nilSlot {
-			delete(s.index, h)
-		} else {
-			s.index[h] = sl.chain
-		}
-	} else {
-		for p := first; p != nilSlot; {
-			ps := s.at(p)
-			if ps.chain == i {
-				ps.chain = sl.chain
-				break
-			}
-			p = ps.chain
-		}
-	}
+	s.idx.delete(maphash.Bytes(s.seed, sl.key()), i)
 	s.unlinkLRU(i)
 	s.used -= s.cost(i)
 	if sl.kind == KindList {
 		delete(s.lists, i)
 	}
 	s.items--
-	*sl = slot{next: s.free, prev: nilSlot, chain: nilSlot}
+	*sl = slot{next: s.free, prev: nilSlot}
 	s.free = i
 }
 
@@ -314,12 +302,7 @@ func (s *shard) insert(c *opctx, h uint64, key string, vlen int, evict bool) (i 
 	sl.shared = false
 	copy(sl.buf, key)
 	sl.klen = uint16(len(key))
-	if first, ok := s.index[h]; ok {
-		sl.chain = first
-	} else {
-		sl.chain = nilSlot
-	}
-	s.index[h] = i
+	s.idx.add(h, i)
 	s.pushHead(i)
 	s.used += need
 	s.items++
