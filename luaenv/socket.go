@@ -51,10 +51,8 @@ type Socket struct {
 	served      int  // reads served without blocking, for fairness
 
 	received, sent int64
-	// sock:count_received: every byte read is added to recvCounter;
-	// recvCounted is how many of received it has been given.
-	recvCounter *atomic.Int64
-	recvCounted int64
+	// sock:count_received and sock:count_sent.
+	recvCount, sentCount byteCount
 
 	rdl, wdl time.Time // deadlines in force on conn (see setReadDeadline)
 
@@ -118,6 +116,7 @@ func (s *Socket) flushLocked() string {
 	s.setWriteDeadline(time.Now().Add(s.sendTimeout))
 	n, err := s.conn.Write(s.wbuf)
 	s.sent += int64(n)
+	s.sentCount.add(n, s.sent)
 	s.wbuf = s.wbuf[:0]
 	if cap(s.wbuf) > 4*flushAt {
 		s.wbuf = nil // a huge reply should not pin memory for the connection's life
@@ -306,28 +305,58 @@ func stripCR(b []byte) string {
 	return string(out)
 }
 
-// addReceived counts n bytes read from the connection.
-func (s *Socket) addReceived(n int) {
-	s.received += int64(n)
-	if s.recvCounter != nil {
-		s.recvCounter.Add(int64(n))
-		s.recvCounted = s.received
+// byteCount feeds a counter (a handle from require("streamlua").counter)
+// with one direction of a socket's traffic.
+type byteCount struct {
+	c       *atomic.Int64
+	counted int64 // how much of the socket's total c has been given
+}
+
+// add counts n more bytes, total being the socket's count including them.
+func (b *byteCount) add(n int, total int64) {
+	if b.c != nil {
+		b.c.Add(int64(n))
+		b.counted = total
 	}
 }
 
-// sockCountReceived implements sock:count_received(counter): from now on
-// every byte read from the connection is added to the counter (a handle
-// from require("streamlua").counter), starting with those read so far and
-// not yet counted; nil stops it. A server's bytes_read statistic costs no
-// Lua work per request this way, and is exact at any moment.
+// set starts feeding c (nil stops), first with what total holds that no
+// counter has been given yet, so that turning it on twice counts nothing
+// twice.
+func (b *byteCount) set(c *atomic.Int64, total int64) {
+	if c != nil {
+		c.Add(total - b.counted)
+		b.counted = total
+	}
+	b.c = c
+}
+
+// addReceived counts n bytes read from the connection.
+func (s *Socket) addReceived(n int) {
+	s.received += int64(n)
+	s.recvCount.add(n, s.received)
+}
+
+// sockCountReceived implements sock:count_received(counter) and
+// sockCountSent sock:count_sent(counter): from now on every byte read from
+// (written to) the connection is added to the counter, starting with those
+// so far not yet counted; nil stops it. A server's bytes_read and
+// bytes_written statistics cost no Lua work per request this way, and are
+// exact at any moment (sent bytes count when they are written, not when
+// send buffers them).
 func sockCountReceived(L *lua.LState) int {
 	s := checkSocket(L)
+	s.recvCount.set(optCounter(L, 2), s.received)
+	L.Push(lua.LTrue)
+	return 1
+}
+
+func sockCountSent(L *lua.LState) int {
+	s := checkSocket(L)
 	c := optCounter(L, 2)
-	if c != nil {
-		c.Add(s.received - s.recvCounted)
-		s.recvCounted = s.received
-	}
-	s.recvCounter = c
+	s.wmu.Lock() // a light thread may be flushing
+	s.sentCount.set(c, s.sent)
+	s.wmu.Unlock()
 	L.Push(lua.LTrue)
 	return 1
 }
@@ -998,6 +1027,7 @@ var socketMethods = map[string]lua.LGFunction{
 	// streamlua extensions for line protocols (command.go).
 	"receive_command": sockReceiveCommand,
 	"count_received":  sockCountReceived,
+	"count_sent":      sockCountSent,
 	"receive_block":   sockReceiveBlock,
 	"setidle":         sockSetIdle,
 	// streamlua extensions for memcached's binary protocol (binary.go).

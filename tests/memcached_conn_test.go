@@ -250,12 +250,13 @@ func TestMemcachedStats(t *testing.T) {
 	})
 }
 
-// TestMemcachedBytesRead compares stats bytes_read with memcached's while
-// the connection that sent the bytes is still open and busy: streamlua's
-// count is the host's (sock:count_received), exact at any moment, as
-// memcached's per-read count is.
-func TestMemcachedBytesRead(t *testing.T) {
-	bytesRead := func(addr string) string {
+// TestMemcachedByteCounts compares stats bytes_read and bytes_written with
+// memcached's while the connection that made the traffic is still open and
+// busy: streamlua's counts are the host's (sock:count_received and
+// count_sent), exact at any moment, as memcached's per-read and per-write
+// counts are.
+func TestMemcachedByteCounts(t *testing.T) {
+	counts := func(addr string) (read, written string) {
 		a, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -272,16 +273,19 @@ func TestMemcachedBytesRead(t *testing.T) {
 				}
 			}
 		}
-		return statsOf(t, roundTrip(t, addr, "stats\r\n", 300*time.Millisecond))["bytes_read"]
+		st := statsOf(t, roundTrip(t, addr, "stats\r\n", 300*time.Millisecond))
+		return st["bytes_read"], st["bytes_written"]
 	}
-	// Three busy rounds, then "stats" itself, which is read before it runs.
-	want := fmt.Sprint(3*len("set key0 0 0 5\r\nhello\r\nget key0\r\n") + len("stats\r\n"))
-	if got := bytesRead(startStreamlua(t).Addr); got != want {
-		t.Fatalf("bytes_read = %s, want %s", got, want)
+	// Three busy rounds, then "stats" itself, which is read before it runs;
+	// its reply is not written yet when it reports.
+	wantRead := fmt.Sprint(3*len("set key0 0 0 5\r\nhello\r\nget key0\r\n") + len("stats\r\n"))
+	wantWritten := fmt.Sprint(3 * len("STORED\r\nVALUE key0 0 5\r\nhello\r\nEND\r\n"))
+	if read, written := counts(startStreamlua(t).Addr); read != wantRead || written != wantWritten {
+		t.Fatalf("bytes_read %s, bytes_written %s; want %s and %s", read, written, wantRead, wantWritten)
 	}
 	t.Run("memcached agrees", func(t *testing.T) {
-		if got := bytesRead(startMemcached(t).Addr); got != want {
-			t.Fatalf("memcached's bytes_read = %s, want %s", got, want)
+		if read, written := counts(startMemcached(t).Addr); read != wantRead || written != wantWritten {
+			t.Fatalf("memcached: bytes_read %s, bytes_written %s; want %s and %s", read, written, wantRead, wantWritten)
 		}
 	})
 }

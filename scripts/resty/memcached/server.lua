@@ -46,7 +46,7 @@ local lookup = proto.dict_methods().lookup
 local C_HIT, C_MISS = stats.counters.get_hits, stats.counters.get_misses
 local END, BADFMT = "END\r\n", "CLIENT_ERROR bad command line format\r\n"
 local AGAIN = ngx.AGAIN
-local C_READ = stats.counters.bytes_read
+local C_READ, C_WRITTEN = stats.counters.bytes_read, stats.counters.bytes_written
 
 local _M = {
     _VERSION = "0.1.0",
@@ -252,8 +252,9 @@ function Server:run()
     if self.idle_release > 0 and sock.setidle then
         sock:setidle(self.idle_release * 1000)
     end
-    -- bytes_read: the host adds every byte it reads, no work per request.
+    -- bytes_read and bytes_written: the host counts, no work per request.
     sock:count_received(C_READ)
+    sock:count_sent(C_WRITTEN)
     local c = {
         sock = sock,
         send = sock.send,
