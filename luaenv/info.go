@@ -129,13 +129,11 @@ func (c *Counters) Reset() {
 func (e *Env) Counters() *Counters { return &e.counters }
 
 func checkCounter(L *lua.LState) *atomic.Int64 {
-	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if c, ok := ud.Value.(*atomic.Int64); ok {
-			return c
-		}
+	c := optCounter(L, 1)
+	if c == nil {
+		L.ArgError(1, "counter expected")
 	}
-	L.ArgError(1, "counter expected")
-	return nil
+	return c
 }
 
 // optCounter returns the counter handle at argument i, or nil when the

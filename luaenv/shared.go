@@ -509,7 +509,9 @@ func countLookup(L *lua.LState, i int, found bool, err error) {
 	if !found || err != nil {
 		i++
 	}
-	addCounter(L, i)
+	if c := optCounter(L, i); c != nil {
+		c.Add(1)
+	}
 }
 
 // dictLookup is lookup(key[, hits[, misses]]): value and flags (always
@@ -536,13 +538,6 @@ func dictLookup(L *lua.LState) int {
 	pushValue(L, it.Value)
 	L.Push(luanum.Uint(uint64(it.Flags)))
 	return 2
-}
-
-// addCounter adds 1 to the counter handle at argument i, if one is there.
-func addCounter(L *lua.LState, i int) {
-	if c := optCounter(L, i); c != nil {
-		c.Add(1)
-	}
 }
 
 // dictGat is gat(key, exptime[, hits[, misses]]), get-and-touch: value,
