@@ -473,9 +473,9 @@ func mcTTL(L *lua.LState, i int) time.Duration {
 	return secondsToTTL(f)
 }
 
-// pushItemCAS returns a read as value, flags, cas (flags always), a
-// single nil on a miss, or nil, err.
-func pushItemCAS(L *lua.LState, it shdict.Item, found bool, err error) int {
+// pushItem returns a read as value, flags (always) and, with withCAS, cas;
+// a single nil on a miss, or nil, err.
+func pushItem(L *lua.LState, it shdict.Item, found bool, err error, withCAS bool) int {
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
@@ -485,6 +485,9 @@ func pushItemCAS(L *lua.LState, it shdict.Item, found bool, err error) int {
 	}
 	pushValue(L, it.Value)
 	L.Push(luanum.Uint(uint64(it.Flags)))
+	if !withCAS {
+		return 2
+	}
 	L.Push(lua.LNumber(it.CAS))
 	return 3
 }
@@ -499,7 +502,7 @@ func dictGets(L *lua.LState) int {
 	}
 	it, found, err := d.Get(key)
 	countLookup(L, 3, found, err)
-	return pushItemCAS(L, it, found, err)
+	return pushItem(L, it, found, err, true)
 }
 
 // countLookup adds 1 to the hits counter at argument i or, when nothing
@@ -528,16 +531,7 @@ func dictLookup(L *lua.LState) int {
 	}
 	it, found, err := d.Get(key)
 	countLookup(L, 3, found, err)
-	if err != nil {
-		return pushErr(L, lua.LNil, err)
-	}
-	if !found {
-		L.Push(lua.LNil)
-		return 1
-	}
-	pushValue(L, it.Value)
-	L.Push(luanum.Uint(uint64(it.Flags)))
-	return 2
+	return pushItem(L, it, found, err, false)
 }
 
 // dictGat is gat(key, exptime[, hits[, misses]]), get-and-touch: value,
@@ -550,7 +544,7 @@ func dictGat(L *lua.LState) int {
 	}
 	it, found, err := d.GetAndTouch(key, mcTTL(L, 3))
 	countLookup(L, 4, found, err)
-	return pushItemCAS(L, it, found, err)
+	return pushItem(L, it, found, err, true)
 }
 
 // dictMcStore is memcached's storage family in one call:
