@@ -181,6 +181,18 @@ local function same_cas(item_cas, cas)
     return item_cas ~= nil and format("%.0f", item_cas) == cas
 end
 
+-- not_found answers a get or gat family miss: nothing for the quiet
+-- opcodes, the key for the K ones, a bare "Not found" for the rest.
+local function not_found(c, op, opaque, key)
+    if QUIET[op] then
+        return
+    end
+    if WITH_KEY[op] then
+        return c.reply(c.sock, op, ST.KEY_ENOENT, opaque, 0, nil, key)
+    end
+    return fail(c, op, opaque, ST.KEY_ENOENT)
+end
+
 -- get serves GET, GETQ, GETK and GETKQ: no extras, a key, nothing else.
 local function get(c, op, klen, elen, blen, opaque, _, key)
     if elen ~= 0 or blen ~= klen or klen == 0 then
@@ -189,13 +201,7 @@ local function get(c, op, klen, elen, blen, opaque, _, key)
     local sock, reply = c.sock, c.reply
     local v, f, cas = dgets(c.dict, key, C_HIT, C_MISS)
     if v == nil then
-        if QUIET[op] then
-            return
-        end
-        if WITH_KEY[op] then
-            return reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, key)
-        end
-        return fail(c, op, opaque, ST.KEY_ENOENT)
+        return not_found(c, op, opaque, key)
     end
     if WITH_KEY[op] then
         return reply(sock, op, 0, opaque, cas, f, key, v)
@@ -214,13 +220,7 @@ local function touch(c, op, klen, elen, _, opaque, _, ek)
     local key = sub(ek, 5)
     local v, f, cas = dgat(c.dict, key, ttl_of(read_u32(ek, 1)), C_THIT, C_TMISS)
     if v == nil then
-        if QUIET[op] then
-            return
-        end
-        if WITH_KEY[op] then
-            return reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, key)
-        end
-        return fail(c, op, opaque, ST.KEY_ENOENT)
+        return not_found(c, op, opaque, key)
     end
     if op == OP.TOUCH then
         return reply(sock, op, 0, opaque, cas, f)
@@ -675,13 +675,7 @@ function _M.serve(c)
                             reply(sock, op, 0, opaque, vcas, f, nil, v)
                         end
                     else
-                        if not QUIET[op] then
-                            if WITH_KEY[op] then
-                                reply(sock, op, ST.KEY_ENOENT, opaque, 0, nil, ek)
-                            else
-                                fail(c, op, opaque, ST.KEY_ENOENT)
-                            end
-                        end
+                        not_found(c, op, opaque, ek)
                     end
                 else
                     local need = elen + klen
