@@ -136,14 +136,14 @@ func (v *vm) newClientSocket() *clientSocket {
 // markClosed puts a socket in the state of a never-connected or closed
 // cosocket: every operation answers "closed".
 func (s *Socket) markClosed() {
-	s.conn = nil
+	s.setConn(nil)
 	s.readClosed, s.eofReported, s.writeClosed = true, true, true
 	s.rpos, s.rend = 0, 0
 	s.wbuf = s.wbuf[:0]
 }
 
 func (s *Socket) attach(c net.Conn) {
-	s.conn = c
+	s.setConn(c)
 	s.rdl, s.wdl = time.Time{}, time.Time{}
 	s.readClosed, s.eofReported, s.writeClosed, s.shutdown = false, false, false, false
 	s.closedReads = 0
@@ -369,7 +369,7 @@ func cosockSSLHandshake(L *lua.LState) int {
 		return 2
 	}
 	tc.SetDeadline(time.Time{})
-	cs.conn = tc
+	cs.setConn(tc)
 	cs.rdl, cs.wdl = time.Time{}, time.Time{}
 	if L.Get(2) == lua.LFalse {
 		L.Push(lua.LTrue)

@@ -29,10 +29,14 @@ import (
 // that write the connection yields once to the other runnable ones, so
 // the replies of many connections leave close together (fillFor).
 type Socket struct {
-	conn net.Conn
-	cfg  *SocketConfig
-	done <-chan struct{} // closed when the server shuts down
-	vm   *vm
+	conn net.Conn // set with setConn
+	// raw does conn's reads and writes when it has a descriptor
+	// (rawio.go); rawKnown says whether raw was made for this conn.
+	raw      *rawConn
+	rawKnown bool
+	cfg      *SocketConfig
+	done     <-chan struct{} // closed when the server shuts down
+	vm       *vm
 
 	rbuf       []byte
 	rpos, rend int
@@ -114,7 +118,7 @@ func (s *Socket) flushLocked() string {
 		return "closed"
 	}
 	s.setWriteDeadline(time.Now().Add(s.sendTimeout))
-	n, err := s.conn.Write(s.wbuf)
+	n, err := s.connWrite(s.wbuf)
 	s.sent += int64(n)
 	s.sentCount.add(n, s.sent)
 	s.wbuf = s.wbuf[:0]
@@ -239,7 +243,7 @@ func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duratio
 		return "closed"
 	default:
 	}
-	n, err := s.conn.Read(s.rbuf[s.rend:])
+	n, err := s.connRead(s.rbuf[s.rend:])
 	s.rend += n
 	s.addReceived(n)
 	s.served = 0
@@ -478,7 +482,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 	s.vm.env.blockingFrom(L)
 	s.setReadDeadline(s.deadline(), s.readTimeout)
 	for got < n {
-		m, err := s.conn.Read(out[got:])
+		m, err := s.connRead(out[got:])
 		got += m
 		s.addReceived(m)
 		if err != nil && got < n {

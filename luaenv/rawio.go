@@ -1,0 +1,153 @@
+package luaenv
+
+import (
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+)
+
+// rawConn reads and writes a connection's descriptor through its
+// syscall.RawConn with syscall.RawSyscall. At one request per round trip
+// a request costs a read and a write, and net.Conn's Read and Write wrap
+// each in the scheduler's entersyscall/exitsyscall, about 2 % of the
+// server's CPU. The descriptor is non-blocking, so neither call can block
+// the thread; RawConn still takes the descriptor's lock (so a concurrent
+// Close cannot hand the number to another connection mid-call) and waits
+// on the netpoller, with the deadlines set on the net.Conn, when a read
+// finds nothing or a write finds the send buffer full.
+type rawConn struct {
+	rc syscall.RawConn
+
+	// The call in progress; readFn and writeFn are bound once so that a
+	// call allocates no closure.
+	p       []byte
+	n       int
+	errno   syscall.Errno
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+// newRawConn returns nil when c has no descriptor (TLS, pipes): the caller
+// then uses c's own Read and Write.
+func newRawConn(c net.Conn) *rawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawConn{rc: rc}
+	r.readFn, r.writeFn = r.doRead, r.doWrite
+	return r
+}
+
+// read is net.Conn's Read: at most len(p) bytes, io.EOF at end of stream.
+func (r *rawConn) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Read(r.readFn)
+	n, errno := r.n, r.errno
+	r.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case errno != 0:
+		return 0, errno
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *rawConn) doRead(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.p))), uintptr(len(r.p)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait for the descriptor to become readable
+		default:
+			r.errno = e
+			return true
+		}
+	}
+}
+
+// write is net.Conn's Write: all of p, or the count written and an error.
+func (r *rawConn) write(p []byte) (int, error) {
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Write(r.writeFn)
+	n, errno := r.n, r.errno
+	r.p = nil
+	switch {
+	case err != nil:
+		return n, err
+	case errno != 0:
+		return n, errno
+	}
+	return n, nil
+}
+
+func (r *rawConn) doWrite(fd uintptr) bool {
+	for r.n < len(r.p) {
+		rest := r.p[r.n:]
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rest))), uintptr(len(rest)))
+		switch e {
+		case 0:
+			r.n += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // wait until the send buffer has room
+		default:
+			r.errno = e
+			return true
+		}
+	}
+	return true
+}
+
+// connRead reads from s.conn, through its descriptor when it has one.
+func (s *Socket) connRead(p []byte) (int, error) {
+	if r := s.rawFor(); r != nil {
+		return r.read(p)
+	}
+	return s.conn.Read(p)
+}
+
+// connWrite writes all of p to s.conn, through its descriptor when it has
+// one.
+func (s *Socket) connWrite(p []byte) (int, error) {
+	if r := s.rawFor(); r != nil {
+		return r.write(p)
+	}
+	return s.conn.Write(p)
+}
+
+// rawFor returns the rawConn of s.conn, or nil when it has no descriptor.
+// It is made on first use: setConn forgets it whenever s.conn changes (a
+// cosocket's conn changes on connect and on the TLS handshake).
+func (s *Socket) rawFor() *rawConn {
+	if !s.rawKnown {
+		s.rawKnown = true
+		s.raw = nil
+		if s.conn != nil {
+			s.raw = newRawConn(s.conn)
+		}
+	}
+	return s.raw
+}
+
+// setConn replaces the connection under s.
+func (s *Socket) setConn(c net.Conn) {
+	s.conn = c
+	s.raw, s.rawKnown = nil, false
+}

@@ -1,0 +1,171 @@
+package luaenv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { s.Close(); c.Close() })
+	return s.(*net.TCPConn), c.(*net.TCPConn)
+}
+
+func TestRawConnReadWrite(t *testing.T) {
+	srv, cli := tcpPair(t)
+	r := newRawConn(srv)
+	if r == nil {
+		t.Fatal("no rawConn for a TCP connection")
+	}
+
+	// A read waits for data (the first attempt finds nothing), then
+	// returns what arrived.
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		cli.Write([]byte("hello"))
+	}()
+	buf := make([]byte, 64)
+	n, err := r.read(buf)
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("read = %q, %v; want hello", buf[:n], err)
+	}
+
+	// A write larger than the socket buffers waits for room and still
+	// writes everything, in order.
+	srv.SetWriteBuffer(16 << 10)
+	cli.SetReadBuffer(16 << 10)
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the sender fill the buffers first
+		b, _ := io.ReadAll(io.LimitReader(cli, int64(len(big))))
+		got <- b
+	}()
+	start := time.Now()
+	n, err = r.write(big)
+	if err != nil || n != len(big) {
+		t.Fatalf("write = %d, %v; want %d, nil", n, err, len(big))
+	}
+	if time.Since(start) < 40*time.Millisecond {
+		t.Fatal("write returned before the peer read: it never waited for room")
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, not what was written", len(b))
+	}
+
+	// End of stream is io.EOF.
+	cli.CloseWrite()
+	if n, err := r.read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("read at EOF = %d, %v; want 0, io.EOF", n, err)
+	}
+	if n, err := r.read(nil); n != 0 || err != nil {
+		t.Fatalf("empty read = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func TestRawConnDeadline(t *testing.T) {
+	srv, _ := tcpPair(t)
+	r := newRawConn(srv)
+	srv.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	start := time.Now()
+	_, err := r.read(make([]byte, 8))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v; want a deadline error", err)
+	}
+	if errText(err, nil) != "timeout" {
+		t.Fatalf("errText = %q; want timeout", errText(err, nil))
+	}
+	if time.Since(start) < 25*time.Millisecond {
+		t.Fatal("read returned before its deadline")
+	}
+}
+
+func TestRawConnReset(t *testing.T) {
+	srv, cli := tcpPair(t)
+	r := newRawConn(srv)
+	cli.SetLinger(0) // close sends RST
+	cli.Close()
+	time.Sleep(20 * time.Millisecond)
+	_, err := r.read(make([]byte, 8))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after RST: %v; want ECONNRESET", err)
+	}
+	if errText(err, nil) != "connection reset by peer" {
+		t.Fatalf("errText = %q", errText(err, nil))
+	}
+}
+
+func TestRawConnClosedLocally(t *testing.T) {
+	srv, _ := tcpPair(t)
+	r := newRawConn(srv)
+	srv.Close()
+	if _, err := r.read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read on a closed conn: %v; want net.ErrClosed", err)
+	}
+	if _, err := r.write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write on a closed conn: %v; want net.ErrClosed", err)
+	}
+}
+
+// A connection without a descriptor is read and written through its own
+// methods, and a new conn under the socket gets a rawConn of its own.
+func TestSocketConnFallbackAndSwitch(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	s := &Socket{}
+	s.setConn(a)
+	go b.Write([]byte("via pipe"))
+	buf := make([]byte, 16)
+	n, err := s.connRead(buf)
+	if err != nil || string(buf[:n]) != "via pipe" || s.raw != nil {
+		t.Fatalf("pipe read = %q, %v, raw %v", buf[:n], err, s.raw)
+	}
+
+	srv, cli := tcpPair(t)
+	s.setConn(srv)
+	go cli.Write([]byte("via tcp"))
+	n, err = s.connRead(buf)
+	if err != nil || string(buf[:n]) != "via tcp" || s.raw == nil {
+		t.Fatalf("tcp read = %q, %v, raw %v", buf[:n], err, s.raw)
+	}
+	if _, err := s.connWrite([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	cli.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _ := io.ReadFull(cli, buf[:4]); string(buf[:n]) != "back" {
+		t.Fatalf("peer got %q", buf[:n])
+	}
+	s.setConn(nil)
+	if s.rawFor() != nil {
+		t.Fatal("rawConn kept after the conn went away")
+	}
+}
