@@ -188,31 +188,17 @@ func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duratio
 		s.vm.env.blockingFrom(L)
 	}
 	if s.hasOutput() {
-		// Let the other runnable connections take their turn around this
-		// write (with nothing else runnable Gosched returns at once).
+		// Let the other runnable connections take their turn before this
+		// one writes: their replies then leave in a burst with this one's,
+		// the client's reader wakes once for many of them, and by the time
+		// this connection reads again its client has often answered, so
+		// the read finds data instead of parking. At 16 requests in flight
+		// this took a fifth off the server's CPU per request and made
+		// latency fair across connections (tests/bench/NOTES.md). With
+		// nothing else runnable it returns at once.
+		runtime.Gosched()
 		// A write error surfaces on the next send; reading may still work.
-		if s.served > 1 {
-			// After a batch of requests, yield before writing: the other
-			// connections' replies then leave in a burst with this one's,
-			// the client's reader wakes once for many of them, and by the
-			// time this connection reads again its client has often
-			// answered. At 16 requests in flight this took a fifth off
-			// the server's CPU per request and made latency fair across
-			// connections (tests/bench/NOTES.md).
-			runtime.Gosched()
-			s.Flush()
-		} else {
-			// After a single request the client is most likely waiting
-			// for this very reply before it sends the next one: write at
-			// once, then yield, so the read below comes a scheduling
-			// round later and usually finds that next request instead of
-			// an empty socket (one read syscall, a park and a netpoller
-			// wake saved). At one request in flight: -7 % CPU per
-			// request; yielding after the write for batches too made 16
-			// in flight 15 % worse.
-			s.Flush()
-			runtime.Gosched()
-		}
+		s.Flush()
 	}
 	if s.rpos == s.rend {
 		s.rpos, s.rend = 0, 0
