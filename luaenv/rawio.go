@@ -117,8 +117,8 @@ func (r *rawConn) doWrite(fd uintptr) bool {
 
 // connRead reads from s.conn, through its descriptor when it has one.
 func (s *Socket) connRead(p []byte) (int, error) {
-	if r := s.rawFor(); r != nil {
-		return r.read(p)
+	if s.raw != nil {
+		return s.raw.read(p)
 	}
 	return s.conn.Read(p)
 }
@@ -126,28 +126,19 @@ func (s *Socket) connRead(p []byte) (int, error) {
 // connWrite writes all of p to s.conn, through its descriptor when it has
 // one.
 func (s *Socket) connWrite(p []byte) (int, error) {
-	if r := s.rawFor(); r != nil {
-		return r.write(p)
+	if s.raw != nil {
+		return s.raw.write(p)
 	}
 	return s.conn.Write(p)
 }
 
-// rawFor returns the rawConn of s.conn, or nil when it has no descriptor.
-// It is made on first use: setConn forgets it whenever s.conn changes (a
-// cosocket's conn changes on connect and on the TLS handshake).
-func (s *Socket) rawFor() *rawConn {
-	if !s.rawKnown {
-		s.rawKnown = true
-		s.raw = nil
-		if s.conn != nil {
-			s.raw = newRawConn(s.conn)
-		}
-	}
-	return s.raw
-}
-
-// setConn replaces the connection under s.
+// setConn replaces the connection under s, and the rawConn that goes with
+// it. It is made here, by the goroutine that owns the socket, and only read
+// afterwards: a light thread may write while its parent reads.
 func (s *Socket) setConn(c net.Conn) {
 	s.conn = c
-	s.raw, s.rawKnown = nil, false
+	s.raw = nil
+	if c != nil {
+		s.raw = newRawConn(c)
+	}
 }

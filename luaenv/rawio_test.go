@@ -165,7 +165,7 @@ func TestSocketConnFallbackAndSwitch(t *testing.T) {
 		t.Fatalf("peer got %q", buf[:n])
 	}
 	s.setConn(nil)
-	if s.rawFor() != nil {
+	if s.raw != nil {
 		t.Fatal("rawConn kept after the conn went away")
 	}
 }

@@ -31,12 +31,11 @@ import (
 type Socket struct {
 	conn net.Conn // set with setConn
 	// raw does conn's reads and writes when it has a descriptor
-	// (rawio.go); rawKnown says whether raw was made for this conn.
-	raw      *rawConn
-	rawKnown bool
-	cfg      *SocketConfig
-	done     <-chan struct{} // closed when the server shuts down
-	vm       *vm
+	// (rawio.go).
+	raw  *rawConn
+	cfg  *SocketConfig
+	done <-chan struct{} // closed when the server shuts down
+	vm   *vm
 
 	rbuf       []byte
 	rpos, rend int
@@ -84,8 +83,7 @@ const (
 )
 
 func newSocket(c net.Conn, cfg *SocketConfig, done <-chan struct{}) *Socket {
-	return &Socket{
-		conn:           c,
+	s := &Socket{
 		cfg:            cfg,
 		done:           done,
 		rbuf:           make([]byte, cfg.BufferSize),
@@ -93,6 +91,8 @@ func newSocket(c net.Conn, cfg *SocketConfig, done <-chan struct{}) *Socket {
 		sendTimeout:    cfg.SendTimeout,
 		connectTimeout: cfg.ConnectTimeout,
 	}
+	s.setConn(c)
+	return s
 }
 
 // Flush writes pending output. It returns the error text OpenResty uses.
