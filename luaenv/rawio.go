@@ -17,8 +17,6 @@ import (
 // on the netpoller, with the deadlines set on the net.Conn, when a read
 // finds nothing or a write finds the send buffer full.
 type rawConn struct {
-	rc syscall.RawConn
-
 	// The call in progress; readFn and writeFn are bound once so that a
 	// call allocates no closure.
 	p       []byte
@@ -26,6 +24,8 @@ type rawConn struct {
 	errno   syscall.Errno
 	readFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
+	// The RawConn's Read and Write, bound once for the same reason.
+	rawRead, rawWrite func(func(fd uintptr) bool) error
 }
 
 // newRawConn returns nil when c has no descriptor (TLS, pipes): the caller
@@ -39,8 +39,9 @@ func newRawConn(c net.Conn) *rawConn {
 	if err != nil {
 		return nil
 	}
-	r := &rawConn{rc: rc}
+	r := &rawConn{}
 	r.readFn, r.writeFn = r.doRead, r.doWrite
+	r.rawRead, r.rawWrite = rc.Read, rc.Write
 	return r
 }
 
@@ -49,19 +50,24 @@ func (r *rawConn) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p, r.n, r.errno = p, 0, 0
-	err := r.rc.Read(r.readFn)
-	n, errno := r.n, r.errno
-	r.p = nil
-	switch {
-	case err != nil:
-		return 0, err
-	case errno != 0:
-		return 0, errno
-	case n == 0:
+	n, err := r.run(p, r.rawRead, r.readFn)
+	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
-	return n, nil
+	return n, err
+}
+
+// run makes one RawConn call (rawRead or rawWrite) with f over p, and
+// returns what f recorded: the byte count, and the call's error or f's.
+func (r *rawConn) run(p []byte, call func(func(fd uintptr) bool) error, f func(fd uintptr) bool) (int, error) {
+	r.p, r.n, r.errno = p, 0, 0
+	err := call(f)
+	n := r.n
+	if err == nil && r.errno != 0 {
+		err = r.errno
+	}
+	r.p = nil
+	return n, err
 }
 
 func (r *rawConn) doRead(fd uintptr) bool {
@@ -84,17 +90,7 @@ func (r *rawConn) doRead(fd uintptr) bool {
 
 // write is net.Conn's Write: all of p, or the count written and an error.
 func (r *rawConn) write(p []byte) (int, error) {
-	r.p, r.n, r.errno = p, 0, 0
-	err := r.rc.Write(r.writeFn)
-	n, errno := r.n, r.errno
-	r.p = nil
-	switch {
-	case err != nil:
-		return n, err
-	case errno != 0:
-		return n, errno
-	}
-	return n, nil
+	return r.run(p, r.rawWrite, r.writeFn)
 }
 
 func (r *rawConn) doWrite(fd uintptr) bool {
