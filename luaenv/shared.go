@@ -494,7 +494,10 @@ func pushItem(L *lua.LState, it shdict.Item, found bool, err error, withCAS bool
 
 // dictGets is gets(key[, hits[, misses]]): value, flags (always present)
 // and cas, or nil on a miss, counting like lookup.
-func dictGets(L *lua.LState) int {
+func dictGets(L *lua.LState) int { return countedGet(L, true) }
+
+// countedGet is gets, or lookup without the cas.
+func countedGet(L *lua.LState, withCAS bool) int {
 	d := checkDict(L)
 	key, ok := dictKey(L)
 	if !ok {
@@ -502,7 +505,7 @@ func dictGets(L *lua.LState) int {
 	}
 	it, found, err := d.Get(key)
 	countLookup(L, 3, found, err)
-	return pushItem(L, it, found, err, true)
+	return pushItem(L, it, found, err, withCAS)
 }
 
 // countLookup adds 1 to the hits counter at argument i or, when nothing
@@ -523,16 +526,7 @@ func countLookup(L *lua.LState, i int, found bool, err error) {
 // It is a get and a counter add in one call, which is most of what a cache
 // does per request: in gopher-lua the call saved costs as much as the
 // dictionary lookup.
-func dictLookup(L *lua.LState) int {
-	d := checkDict(L)
-	key, ok := dictKey(L)
-	if !ok {
-		return 2
-	}
-	it, found, err := d.Get(key)
-	countLookup(L, 3, found, err)
-	return pushItem(L, it, found, err, false)
-}
+func dictLookup(L *lua.LState) int { return countedGet(L, false) }
 
 // dictGat is gat(key, exptime[, hits[, misses]]), get-and-touch: value,
 // flags, cas with the new exptime applied, counting like lookup.
