@@ -118,9 +118,16 @@ func (s *Socket) flushLocked() string {
 		return "closed"
 	}
 	s.setWriteDeadline(time.Now().Add(s.sendTimeout))
+	// Counted before the write: on loopback the peer can read the reply,
+	// and ask another connection for the count, before write returns here.
+	// What was not written is taken back after.
+	want := len(s.wbuf)
+	s.sentCount.add(want, s.sent+int64(want))
 	n, err := s.connWrite(s.wbuf)
 	s.sent += int64(n)
-	s.sentCount.add(n, s.sent)
+	if n < want {
+		s.sentCount.add(n-want, s.sent)
+	}
 	s.wbuf = s.wbuf[:0]
 	if cap(s.wbuf) > 4*flushAt {
 		s.wbuf = nil // a huge reply should not pin memory for the connection's life
