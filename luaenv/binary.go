@@ -56,7 +56,7 @@ func sockReceiveBinary(L *lua.LState) int {
 	head := s.rbuf[s.rpos : s.rpos+need]
 	s.rpos += need
 	s.tick()
-	return bytepack.PushRequest(L, head)
+	return bytepack.PushRequest(L, &s.vm.strs, head)
 }
 
 // sockSendResponse implements

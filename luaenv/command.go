@@ -102,7 +102,8 @@ const wordCacheMax = 1024
 
 // word returns the Lua string for a token. Command names and short
 // numbers (flags, exptimes, sizes) recur on nearly every line, so they are
-// kept boxed per state; other words (keys) are allocated.
+// kept boxed per state; other words (keys) are copied and boxed from the
+// state's pages (luastr).
 func (v *vm) word(b []byte, first bool) lua.LValue {
 	if first || isShortNumber(b) {
 		if w, ok := v.words[string(b)]; ok {
@@ -117,7 +118,7 @@ func (v *vm) word(b []byte, first bool) lua.LValue {
 		}
 		return w
 	}
-	return lua.LString(b)
+	return v.strs.Bytes(b)
 }
 
 func isShortNumber(b []byte) bool {
@@ -196,7 +197,7 @@ func sockReceiveBlock(L *lua.LState) int {
 		L.Push(lua.LString("bad data chunk"))
 		return 2
 	}
-	L.Push(lua.LString(b[:n]))
+	L.Push(s.vm.strs.Bytes(b[:n]))
 	return 1
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
 	"github.com/streamlua/streamlua/luaenv/luanum"
+	"github.com/streamlua/streamlua/luaenv/luastr"
 	"github.com/streamlua/streamlua/shdict"
 )
 
@@ -22,7 +23,7 @@ func (v *vm) sharedTable() *lua.LTable {
 	mt.RawSetString("__index", methods)
 	for _, name := range v.env.names {
 		zone := L.NewUserData()
-		zone.Value = v.env.dicts[name]
+		zone.Value = &dictZone{d: v.env.dicts[name], strs: &v.strs}
 		t := L.CreateTable(1, 0)
 		t.RawSetInt(1, zone)
 		L.SetMetatable(t, mt)
@@ -31,17 +32,26 @@ func (v *vm) sharedTable() *lua.LTable {
 	return shared
 }
 
-func checkDict(L *lua.LState) *shdict.Dict {
+// dictZone is what a state's ngx.shared.NAME table holds: the dictionary,
+// and the state's string boxer for the values its reads return.
+type dictZone struct {
+	d    *shdict.Dict
+	strs *luastr.Boxer
+}
+
+func checkZone(L *lua.LState) *dictZone {
 	if t, ok := L.Get(1).(*lua.LTable); ok {
 		if ud, ok := t.RawGetInt(1).(*lua.LUserData); ok {
-			if d, ok := ud.Value.(*shdict.Dict); ok {
-				return d
+			if z, ok := ud.Value.(*dictZone); ok {
+				return z
 			}
 		}
 	}
 	L.RaiseError(`bad "zone" argument`)
 	return nil
 }
+
+func checkDict(L *lua.LState) *shdict.Dict { return checkZone(L).d }
 
 // dictKey converts the key argument the way OpenResty does: nil is an
 // error value (not a raised error), other values go through tostring.
@@ -93,6 +103,23 @@ func pushValue(L *lua.LState, v shdict.Value) {
 	switch v.Kind {
 	case shdict.KindString:
 		L.Push(lua.LString(v.Str))
+	default:
+		pushNonString(L, v)
+	}
+}
+
+// pushBoxed is pushValue with strings boxed by strs (see luastr), for the
+// reads a server makes on every request.
+func pushBoxed(L *lua.LState, strs *luastr.Boxer, v shdict.Value) {
+	if v.Kind == shdict.KindString {
+		L.Push(strs.String(v.Str))
+	} else {
+		pushNonString(L, v)
+	}
+}
+
+func pushNonString(L *lua.LState, v shdict.Value) {
+	switch v.Kind {
 	case shdict.KindNumber:
 		L.Push(lua.LNumber(v.Num))
 	case shdict.KindBoolean:
@@ -169,12 +196,12 @@ func flagsArg(L *lua.LState, i int) uint32 {
 }
 
 func dictGet(L *lua.LState) int {
-	d := checkDict(L)
+	z := checkZone(L)
 	key, ok := dictKey(L)
 	if !ok {
 		return 2
 	}
-	it, found, err := d.Get(key)
+	it, found, err := z.d.Get(key)
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
@@ -182,7 +209,7 @@ func dictGet(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	pushValue(L, it.Value)
+	pushBoxed(L, z.strs, it.Value)
 	if it.Flags != 0 {
 		L.Push(luanum.Uint(uint64(it.Flags)))
 		return 2
@@ -475,7 +502,7 @@ func mcTTL(L *lua.LState, i int) time.Duration {
 
 // pushItem returns a read as value, flags (always) and, with withCAS, cas;
 // a single nil on a miss, or nil, err.
-func pushItem(L *lua.LState, it shdict.Item, found bool, err error, withCAS bool) int {
+func pushItem(L *lua.LState, strs *luastr.Boxer, it shdict.Item, found bool, err error, withCAS bool) int {
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
@@ -483,7 +510,7 @@ func pushItem(L *lua.LState, it shdict.Item, found bool, err error, withCAS bool
 		L.Push(lua.LNil)
 		return 1
 	}
-	pushValue(L, it.Value)
+	pushBoxed(L, strs, it.Value)
 	L.Push(luanum.Uint(uint64(it.Flags)))
 	if !withCAS {
 		return 2
@@ -498,14 +525,14 @@ func dictGets(L *lua.LState) int { return countedGet(L, true) }
 
 // countedGet is gets, or lookup without the cas.
 func countedGet(L *lua.LState, withCAS bool) int {
-	d := checkDict(L)
+	z := checkZone(L)
 	key, ok := dictKey(L)
 	if !ok {
 		return 2
 	}
-	it, found, err := d.Get(key)
+	it, found, err := z.d.Get(key)
 	countLookup(L, 3, found, err)
-	return pushItem(L, it, found, err, withCAS)
+	return pushItem(L, z.strs, it, found, err, withCAS)
 }
 
 // countLookup adds 1 to the hits counter at argument i or, when nothing
@@ -531,14 +558,14 @@ func dictLookup(L *lua.LState) int { return countedGet(L, false) }
 // dictGat is gat(key, exptime[, hits[, misses]]), get-and-touch: value,
 // flags, cas with the new exptime applied, counting like lookup.
 func dictGat(L *lua.LState) int {
-	d := checkDict(L)
+	z := checkZone(L)
 	key, ok := dictKey(L)
 	if !ok {
 		return 2
 	}
-	it, found, err := d.GetAndTouch(key, mcTTL(L, 3))
+	it, found, err := z.d.GetAndTouch(key, mcTTL(L, 3))
 	countLookup(L, 4, found, err)
-	return pushItem(L, it, found, err, true)
+	return pushItem(L, z.strs, it, found, err, true)
 }
 
 // dictMcStore is memcached's storage family in one call:

@@ -12,6 +12,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/streamlua/streamlua/luaenv/luastr"
+
 	"github.com/streamlua/streamlua/luaenv/bytepack"
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
 )
@@ -40,6 +42,7 @@ type vm struct {
 	threads   []*lightThread
 	started   chan struct{}         // set while a spawner waits for this thread's first wait
 	words     map[string]lua.LValue // boxed command words, see command.go
+	strs      luastr.Boxer          // boxes the keys and values handed to Lua per request
 }
 
 // connState is what a vm knows about the connection it is serving.
@@ -151,6 +154,7 @@ func (v *vm) reset() {
 	v.conn = nil
 	v.phase = "content"
 	v.stdout = nil
+	v.strs.Reset()
 	v.L.SetField(v.ngx, "ctx", lua.LNil)
 	if v.budget != nil {
 		v.L.RemoveContext()

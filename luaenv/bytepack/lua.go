@@ -6,6 +6,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/streamlua/streamlua/luaenv/luanum"
+	"github.com/streamlua/streamlua/luaenv/luastr"
 )
 
 // Loader opens the module for require "streamlua.pack"; register it with
@@ -380,8 +381,9 @@ func luaReadU64Halves(L *lua.LState) int {
 // (the header, extras and key, as the host's sock:receive_binary takes
 // them off the connection): opcode, keylen, extlen, bodylen, opaque, cas,
 // and the extras and key as one string. It returns the number of values
-// pushed (7). b must hold HeaderLen + extlen + keylen bytes.
-func PushRequest(L *lua.LState, b []byte) int {
+// pushed (7). b must hold HeaderLen + extlen + keylen bytes. The string
+// comes from strs, the caller's per-state boxer.
+func PushRequest(L *lua.LState, strs *luastr.Boxer, b []byte) int {
 	h, _ := parseHeader(b)
 	pushUint(L, uint64(h.Opcode))
 	pushUint(L, uint64(h.KeyLen))
@@ -389,7 +391,7 @@ func PushRequest(L *lua.LState, b []byte) int {
 	pushUint(L, uint64(h.BodyLen))
 	pushUint(L, uint64(h.Opaque))
 	push64(L, h.CAS)
-	L.Push(lua.LString(b[HeaderLen:]))
+	L.Push(strs.Bytes(b[HeaderLen:]))
 	return 7
 }
 
