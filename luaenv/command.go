@@ -106,7 +106,14 @@ const wordCacheMax = 1024
 // state's pages (luastr).
 func (v *vm) word(b []byte, first bool) lua.LValue {
 	if first || isShortNumber(b) {
+		// A few words make up nearly every line (get, set, 0, 32), so a
+		// small direct-mapped cache in front of the map saves hashing.
+		r := &v.recent[recentSlot(b)]
+		if r.s == string(b) && r.v != nil {
+			return r.v
+		}
 		if w, ok := v.words[string(b)]; ok {
+			r.s, r.v = w.String(), w
 			return w
 		}
 		w := lua.LValue(lua.LString(b))
@@ -119,6 +126,21 @@ func (v *vm) word(b []byte, first bool) lua.LValue {
 		return w
 	}
 	return v.strs.Bytes(b)
+}
+
+// recentWord is an entry of a state's small cache of command words.
+type recentWord struct {
+	s string
+	v lua.LValue
+}
+
+// recentSlot picks a word's entry in vm.recent from its length and its
+// first and last bytes, which tell the usual command words apart.
+func recentSlot(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	return (len(b)*7 + int(b[0]) + int(b[len(b)-1])*3) & (len(vm{}.recent) - 1)
 }
 
 func isShortNumber(b []byte) bool {

@@ -42,6 +42,7 @@ type vm struct {
 	threads   []*lightThread
 	started   chan struct{}         // set while a spawner waits for this thread's first wait
 	words     map[string]lua.LValue // boxed command words, see command.go
+	recent    [16]recentWord        // a direct-mapped cache in front of words
 	strs      luastr.Boxer          // boxes the keys and values handed to Lua per request
 }
 
