@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -22,6 +23,8 @@ type rawConn struct {
 	p       []byte
 	n       int
 	errno   syscall.Errno
+	nowait  bool // a write stops at a full send buffer instead of waiting
+	blocked bool // it did
 	readFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
 	// The RawConn's Read and Write, bound once for the same reason.
@@ -93,6 +96,16 @@ func (r *rawConn) write(p []byte) (int, error) {
 	return r.run(p, r.rawWrite, r.writeFn)
 }
 
+// tryWrite writes what the send buffer takes now: all of p, or the count
+// written with blocked set when the rest would have to wait for room.
+func (r *rawConn) tryWrite(p []byte) (n int, blocked bool, err error) {
+	r.nowait, r.blocked = true, false
+	n, err = r.run(p, r.rawWrite, r.writeFn)
+	blocked = r.blocked
+	r.nowait, r.blocked = false, false
+	return n, blocked, err
+}
+
 func (r *rawConn) doWrite(fd uintptr) bool {
 	for r.n < len(r.p) {
 		rest := r.p[r.n:]
@@ -102,6 +115,10 @@ func (r *rawConn) doWrite(fd uintptr) bool {
 			r.n += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if r.nowait {
+				r.blocked = true
+				return true
+			}
 			return false // wait until the send buffer has room
 		default:
 			r.errno = e
@@ -119,13 +136,26 @@ func (s *Socket) connRead(p []byte) (int, error) {
 	return s.conn.Read(p)
 }
 
-// connWrite writes all of p to s.conn, through its descriptor when it has
-// one.
+// connWrite writes all of p to s.conn within the send timeout, through its
+// descriptor when it has one. There the first attempt runs with no
+// deadline: a write the send buffer takes at once cannot time out, and
+// arming the timeout costs a clock read per write, which is most writes.
+// Only a write that must wait arms it, and clears it after, because a
+// deadline that expired while no write waited would fail the next write
+// before it tried.
 func (s *Socket) connWrite(p []byte) (int, error) {
-	if s.raw != nil {
-		return s.raw.write(p)
+	if s.raw == nil {
+		s.setWriteDeadline(time.Now().Add(s.sendTimeout))
+		return s.conn.Write(p)
 	}
-	return s.conn.Write(p)
+	n, blocked, err := s.raw.tryWrite(p)
+	if !blocked || err != nil {
+		return n, err
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+	m, err := s.raw.write(p[n:])
+	s.conn.SetWriteDeadline(time.Time{})
+	return n + m, err
 }
 
 // setConn replaces the connection under s, and the rawConn that goes with

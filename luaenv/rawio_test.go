@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -167,5 +168,72 @@ func TestSocketConnFallbackAndSwitch(t *testing.T) {
 	s.setConn(nil)
 	if s.raw != nil {
 		t.Fatal("rawConn kept after the conn went away")
+	}
+}
+
+// A write arms the send timeout only when it has to wait for room: one
+// the peer never makes room for times out, and one that waited leaves no
+// deadline behind to fail the next write once it has passed.
+func TestSocketWriteTimeoutOnlyWhenWaiting(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	big := make([]byte, 4<<20)
+
+	srv, _ := tcpPair(t)
+	srv.SetWriteBuffer(16 << 10)
+	s := &Socket{sendTimeout: timeout}
+	s.setConn(srv)
+	start := time.Now()
+	n, err := s.connWrite(big)
+	if err == nil || errText(err, nil) != "timeout" {
+		t.Fatalf("write to a peer that never reads = %d, %v; want a timeout", n, err)
+	}
+	if el := time.Since(start); el < timeout*9/10 {
+		t.Fatalf("write timed out after %v, before its %v timeout", el, timeout)
+	}
+
+	// Small socket buffers make loopback TCP slow (a window per round
+	// trip), so here the buffers keep their size and the write outgrows
+	// them: it must wait for the reader, then completes within the timeout.
+	srv, cli := tcpPair(t)
+	s = &Socket{sendTimeout: timeout}
+	s.setConn(srv)
+	big = make([]byte, 32<<20)
+	got := make(chan int64, 1)
+	go func() {
+		time.Sleep(30 * time.Millisecond) // the first write must wait
+		n, _ := io.Copy(io.Discard, io.LimitReader(cli, int64(len(big))+1))
+		got <- n
+	}()
+	start = time.Now()
+	n, err = s.connWrite(big)
+	if err != nil || n != len(big) {
+		t.Fatalf("write that waited for room = %d, %v", n, err)
+	}
+	if time.Since(start) < 25*time.Millisecond {
+		t.Fatal("the write did not wait for the peer: the test proves nothing")
+	}
+	time.Sleep(timeout * 3 / 2)
+	if n, err := s.connWrite([]byte("x")); err != nil || n != 1 {
+		t.Fatalf("write after the timeout's span = %d, %v; a deadline was left armed", n, err)
+	}
+	if n := <-got; n != int64(len(big))+1 {
+		t.Fatalf("peer read %d bytes, want %d", n, len(big)+1)
+	}
+}
+
+// monoNow stands in for time.Now in deadlines: it must agree with it and
+// carry a monotonic reading, which is what deadlines are measured by.
+func TestMonoNow(t *testing.T) {
+	before := time.Now()
+	m := monoNow()
+	after := time.Now()
+	if m.Before(before) || m.After(after) {
+		t.Fatalf("monoNow %v outside [%v, %v]", m, before, after)
+	}
+	if !strings.Contains(m.String(), " m=") {
+		t.Fatalf("monoNow %v has no monotonic reading", m)
+	}
+	if d := time.Until(m.Add(time.Hour)); d < 59*time.Minute || d > time.Hour {
+		t.Fatalf("an hour from monoNow is %v away", d)
 	}
 }

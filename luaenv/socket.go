@@ -117,7 +117,6 @@ func (s *Socket) flushLocked() string {
 		s.wbuf = s.wbuf[:0]
 		return "closed"
 	}
-	s.setWriteDeadline(time.Now().Add(s.sendTimeout))
 	// Counted before the write: on loopback the peer can read the reply,
 	// and ask another connection for the count, before write returns here.
 	// What was not written is taken back after.
@@ -372,7 +371,17 @@ func sockCountSent(L *lua.LState) int {
 	return 1
 }
 
-func (s *Socket) deadline() time.Time { return time.Now().Add(s.readTimeout) }
+func (s *Socket) deadline() time.Time { return monoNow().Add(s.readTimeout) }
+
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow is time.Now for deadlines, read from the monotonic clock alone:
+// time.Now reads the wall clock as well, and a read that must wait for
+// input takes the time once per request at one request per round trip.
+// Deadlines and the durations between them use the monotonic reading; the
+// wall time of the result is monoBase's plus the elapsed time.
+func monoNow() time.Time { return monoBase.Add(time.Since(monoBase)) }
 
 // Moving a connection's deadline is a runtime timer update, paid on every
 // read and write at one request per round trip. So a deadline is moved
