@@ -140,7 +140,7 @@ func recentSlot(b []byte) int {
 	if len(b) == 0 {
 		return 0
 	}
-	return (len(b)*7 + int(b[0]) + int(b[len(b)-1])*3) & (len(vm{}.recent) - 1)
+	return (int(b[0])*31 + int(b[len(b)-1])*7 + len(b)) & (len(vm{}.recent) - 1)
 }
 
 func isShortNumber(b []byte) bool {

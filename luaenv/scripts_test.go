@@ -99,3 +99,22 @@ func FuzzSplitWords(f *testing.F) {
 		}
 	})
 }
+
+// The words of the usual command lines must not share a slot of the
+// recent-words cache, or each such line would hash into the words map.
+func TestRecentSlotsApart(t *testing.T) {
+	for _, line := range [][]string{
+		{"get", "gets", "set", "0", "32", "900"},
+		{"set", "add", "0", "1", "4096", "noreply"},
+		{"get", "set", "delete", "incr", "1"},
+	} {
+		seen := map[int]string{}
+		for _, w := range line {
+			i := recentSlot([]byte(w))
+			if o, ok := seen[i]; ok {
+				t.Errorf("%q and %q share slot %d", o, w, i)
+			}
+			seen[i] = w
+		}
+	}
+}

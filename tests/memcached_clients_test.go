@@ -347,6 +347,13 @@ func TestMemcachedWrappedGet(t *testing.T) {
 	if got != want {
 		t.Fatalf("got %q, want %q\nlog:\n%s", got, want, sl.Logs())
 	}
+	// Swapping the handler in the middle of a connection takes effect on
+	// its next line, both ways.
+	got = roundTrip(t, sl.Addr, "get a\r\nplain\r\nget a\r\nwrap\r\nget a\r\n", 2*time.Second)
+	want = "CALLS 4\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nCALLS 5\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
+	if got != want {
+		t.Fatalf("swapping get mid-connection: got %q, want %q", got, want)
+	}
 }
 
 // TestMemcachedLuaError checks that a failing command answers SERVER_ERROR,

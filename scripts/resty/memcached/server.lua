@@ -139,6 +139,9 @@ function _M.new(opts)
     end
     local self = {
         cmds = cmds,
+        -- inline[1] is true while cmds.get is the bundled get, which the
+        -- serve loop then runs inline for one key (register keeps it).
+        inline = { true },
         unknown = text.unknown,
         dict_name = opts.dict or stats.setting("memcached.dict") or "memcached",
         idle_timeout = opts.idle_timeout or number_setting("memcached.idle_timeout") or 0,
@@ -167,6 +170,9 @@ function Server:register(name, handler)
         error("resty.memcached: handler for " .. name .. " must be a function", 2)
     end
     self.cmds[name] = handler
+    if name == "get" then
+        self.inline[1] = handler == GET
+    end
     return self
 end
 
@@ -184,14 +190,14 @@ local LINE_MAX = 2048
 -- connection should close, or true when it has been idle long enough to
 -- give its state back (the host runs run() again on its next input).
 local function serve(self, c)
-    local sock, cmds, unknown = c.sock, self.cmds, self.unknown
+    local sock, cmds, unknown, inline = c.sock, self.cmds, self.unknown, self.inline
     local receive_command, send = sock.receive_command, c.send
     local tok, dict = c.tok, c.dict
     local max_line, idle_kick = self.max_line, c.idle_kick
     -- Upvalues the loop reads per request, as locals: gopher-lua reads a
     -- register faster than an upvalue, and a register operand of a
     -- comparison costs no instruction at all.
-    local get, lookup, hit, miss = GET, lookup, C_HIT, C_MISS
+    local lookup, hit, miss = lookup, C_HIT, C_MISS
     local line_max, key_max = LINE_MAX, KEY_MAX
     -- The hit reply's constant parts, as locals too: gopher-lua moves a run
     -- of registers into a call's arguments in one instruction, where each
@@ -203,9 +209,11 @@ local function serve(self, c)
     while true do
         local n, err, first, lead = receive_command(sock, tok, line_max)
         if n then
-            if n == 2 and cmds[tok[1]] == get then
+            if n == 2 and tok[1] == "get" and inline[1] then
                 -- The bundled get of one key, inlined: in gopher-lua a call
                 -- to a Lua function costs as much as the rest of a get.
+                -- Comparing the name and a flag costs less than looking the
+                -- handler up in cmds, a hash lookup.
                 local key = tok[2]
                 if #key <= key_max then
                     local v, f = lookup(dict, key, hit, miss)

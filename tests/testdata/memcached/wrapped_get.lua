@@ -6,10 +6,20 @@ local server = require "resty.memcached.server"
 local mc = server.new()
 local builtin_get = mc:command("get")
 local calls = 0
-mc:register("get", function(c, tok, n)
+local function wrapped(c, tok, n)
     calls = calls + 1
     c.send(c.sock, "CALLS ", calls, "\r\n")
     return builtin_get(c, tok, n)
+end
+mc:register("get", wrapped)
+-- "plain" and "wrap" swap the handler while a connection is being served.
+mc:register("plain", function(c)
+    mc:register("get", builtin_get)
+    c.send(c.sock, "OK\r\n")
+end)
+mc:register("wrap", function(c)
+    mc:register("get", wrapped)
+    c.send(c.sock, "OK\r\n")
 end)
 
 return {
