@@ -18,17 +18,22 @@ import (
 // on the netpoller, with the deadlines set on the net.Conn, when a read
 // finds nothing or a write finds the send buffer full.
 type rawConn struct {
-	// The call in progress; readFn and writeFn are bound once so that a
-	// call allocates no closure.
+	// A read and a write may be in progress at once, from different
+	// goroutines (a light thread writes while its parent waits in a
+	// read), so each direction keeps its call's state apart.
+	rd, wr rawCall
+}
+
+// rawCall is one direction's call in progress. Its step function and the
+// RawConn method are bound once, so that a call allocates no closure.
+type rawCall struct {
 	p       []byte
 	n       int
 	errno   syscall.Errno
 	nowait  bool // a write stops at a full send buffer instead of waiting
 	blocked bool // it did
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
-	// The RawConn's Read and Write, bound once for the same reason.
-	rawRead, rawWrite func(func(fd uintptr) bool) error
+	step    func(fd uintptr) bool
+	call    func(func(fd uintptr) bool) error
 }
 
 // newRawConn returns nil when c has no descriptor (TLS, pipes): the caller
@@ -43,8 +48,8 @@ func newRawConn(c net.Conn) *rawConn {
 		return nil
 	}
 	r := &rawConn{}
-	r.readFn, r.writeFn = r.doRead, r.doWrite
-	r.rawRead, r.rawWrite = rc.Read, rc.Write
+	r.rd.step, r.rd.call = r.rd.doRead, rc.Read
+	r.wr.step, r.wr.call = r.wr.doWrite, rc.Write
 	return r
 }
 
@@ -53,39 +58,40 @@ func (r *rawConn) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := r.run(p, r.rawRead, r.readFn)
+	n, err := r.rd.run(p)
 	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
 	return n, err
 }
 
-// run makes one RawConn call (rawRead or rawWrite) with f over p, and
-// returns what f recorded: the byte count, and the call's error or f's.
-func (r *rawConn) run(p []byte, call func(func(fd uintptr) bool) error, f func(fd uintptr) bool) (int, error) {
-	r.p, r.n, r.errno = p, 0, 0
-	err := call(f)
-	n := r.n
-	if err == nil && r.errno != 0 {
-		err = r.errno
+// run makes the RawConn call with the step function over p, and returns
+// what the step recorded: the byte count, and the call's error or the
+// step's.
+func (c *rawCall) run(p []byte) (int, error) {
+	c.p, c.n, c.errno = p, 0, 0
+	err := c.call(c.step)
+	n := c.n
+	if err == nil && c.errno != 0 {
+		err = c.errno
 	}
-	r.p = nil
+	c.p = nil
 	return n, err
 }
 
-func (r *rawConn) doRead(fd uintptr) bool {
+func (c *rawCall) doRead(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.p))), uintptr(len(r.p)))
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(c.p))), uintptr(len(c.p)))
 		switch e {
 		case 0:
-			r.n = int(n)
+			c.n = int(n)
 			return true
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false // wait for the descriptor to become readable
 		default:
-			r.errno = e
+			c.errno = e
 			return true
 		}
 	}
@@ -93,35 +99,36 @@ func (r *rawConn) doRead(fd uintptr) bool {
 
 // write is net.Conn's Write: all of p, or the count written and an error.
 func (r *rawConn) write(p []byte) (int, error) {
-	return r.run(p, r.rawWrite, r.writeFn)
+	return r.wr.run(p)
 }
 
 // tryWrite writes what the send buffer takes now: all of p, or the count
 // written with blocked set when the rest would have to wait for room.
 func (r *rawConn) tryWrite(p []byte) (n int, blocked bool, err error) {
-	r.nowait, r.blocked = true, false
-	n, err = r.run(p, r.rawWrite, r.writeFn)
-	blocked = r.blocked
-	r.nowait, r.blocked = false, false
+	w := &r.wr
+	w.nowait, w.blocked = true, false
+	n, err = w.run(p)
+	blocked = w.blocked
+	w.nowait, w.blocked = false, false
 	return n, blocked, err
 }
 
-func (r *rawConn) doWrite(fd uintptr) bool {
-	for r.n < len(r.p) {
-		rest := r.p[r.n:]
+func (c *rawCall) doWrite(fd uintptr) bool {
+	for c.n < len(c.p) {
+		rest := c.p[c.n:]
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rest))), uintptr(len(rest)))
 		switch e {
 		case 0:
-			r.n += int(n)
+			c.n += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if r.nowait {
-				r.blocked = true
+			if c.nowait {
+				c.blocked = true
 				return true
 			}
 			return false // wait until the send buffer has room
 		default:
-			r.errno = e
+			c.errno = e
 			return true
 		}
 	}
