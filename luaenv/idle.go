@@ -149,11 +149,11 @@ func (s *Socket) releaseBuffers() {
 		s.rbuf = nil
 		s.rpos, s.rend = 0, 0
 	}
-	s.wmu.Lock()
+	s.lockW()
 	if len(s.wbuf) == 0 {
 		s.wbuf = nil
 	}
-	s.wmu.Unlock()
+	s.unlockW()
 }
 
 // again reports whether an entry's return value asks to run again when
