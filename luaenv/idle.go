@@ -149,11 +149,11 @@ func (s *Socket) releaseBuffers() {
 		s.rbuf = nil
 		s.rpos, s.rend = 0, 0
 	}
-	s.lockW()
+	s.wmu.Lock()
 	if len(s.wbuf) == 0 {
 		s.wbuf = nil
 	}
-	s.unlockW()
+	s.wmu.Unlock()
 }
 
 // again reports whether an entry's return value asks to run again when

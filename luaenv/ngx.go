@@ -244,8 +244,8 @@ func (v *vm) ngxOutput(L *lua.LState, newline bool) int {
 			L.Push(lua.LString("seen eof"))
 			return 2
 		}
-		s.lockW()
-		defer s.unlockW()
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
 		s.wbuf = v.appendArgs(L, s.wbuf, newline)
 		if len(s.wbuf) >= flushAt {
 			s.flushLocked()

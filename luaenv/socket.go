@@ -39,14 +39,9 @@ type Socket struct {
 
 	rbuf       []byte
 	rpos, rend int
-	wmu        sync.Mutex // guards wbuf and writes once shared: a light thread may send while its parent reads
+	wmu        sync.Mutex // guards wbuf and writes: a light thread may send while its parent reads
 	wbuf       []byte
-	reading    atomic.Bool // one reader at a time ("socket busy reading"), once shared
-	// shared is set, by the goroutine that owns the socket, before another
-	// goroutine (a light thread or a timer) can hold it. Until then one
-	// goroutine does all reads and writes, and they skip wmu and reading:
-	// two atomic operations and a lock a request, a few percent of it.
-	shared bool
+	reading    atomic.Bool // one reader at a time ("socket busy reading")
 
 	readTimeout, sendTimeout, connectTimeout time.Duration
 
@@ -102,39 +97,16 @@ func newSocket(c net.Conn, cfg *SocketConfig, done <-chan struct{}) *Socket {
 
 // Flush writes pending output. It returns the error text OpenResty uses.
 func (s *Socket) Flush() string {
-	s.lockW()
-	defer s.unlockW()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	return s.flushLocked()
 }
 
 // hasOutput reports whether replies are waiting to be written.
 func (s *Socket) hasOutput() bool {
-	s.lockW()
-	defer s.unlockW()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	return len(s.wbuf) > 0
-}
-
-// lockW and unlockW guard the output buffer and writes once the socket is
-// shared (see shared).
-func (s *Socket) lockW() {
-	if s.shared {
-		s.wmu.Lock()
-	}
-}
-
-func (s *Socket) unlockW() {
-	if s.shared {
-		s.wmu.Unlock()
-	}
-}
-
-// share marks the socket as held by another goroutine from now on. Only
-// the owning goroutine, or one that already shares it, calls it, before
-// handing the socket over.
-func (s *Socket) share() {
-	if !s.shared {
-		s.shared = true
-	}
 }
 
 func (s *Socket) flushLocked() string {
@@ -392,9 +364,9 @@ func sockCountReceived(L *lua.LState) int {
 func sockCountSent(L *lua.LState) int {
 	s := checkSocket(L)
 	c := optCounter(L, 2)
-	s.lockW() // a light thread may be flushing
+	s.wmu.Lock() // a light thread may be flushing
 	s.sentCount.set(c, s.sent)
-	s.unlockW()
+	s.wmu.Unlock()
 	L.Push(lua.LTrue)
 	return 1
 }
@@ -592,7 +564,7 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 // the request-time observation. It returns false, having pushed nil,
 // "socket busy reading", when another reader holds it.
 func (s *Socket) startRead(L *lua.LState) bool {
-	if s.shared && !s.reading.CompareAndSwap(false, true) {
+	if !s.reading.CompareAndSwap(false, true) {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("socket busy reading"))
 		return false
@@ -609,9 +581,7 @@ func (s *Socket) endRead() {
 	if s.observe != nil {
 		s.markData()
 	}
-	if s.shared {
-		s.reading.Store(false)
-	}
+	s.reading.Store(false)
 }
 
 // observeRequest reports the time since the previous receive returned data:
@@ -765,8 +735,8 @@ func sockSend(L *lua.LState) int {
 // the byte count, or nil and the error.
 func (s *Socket) output(L *lua.LState, add func([]byte) []byte) int {
 	n, e := func() (int, string) {
-		s.lockW()
-		defer s.unlockW()
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
 		before := len(s.wbuf)
 		s.wbuf = add(s.wbuf)
 		n := len(s.wbuf) - before

@@ -71,7 +71,6 @@ func (v *vm) ngxThreadSpawn(L *lua.LState) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	th := &lightThread{parent: v, done: make(chan struct{}), started: make(chan struct{}), cancel: cancel}
 	if v.conn != nil {
-		v.conn.sock.share() // the thread may use it through ngx.req.socket
 		v.conn.sock.Flush()
 	}
 	go v.env.runThread(th, tp, v.conn, ctx)

@@ -154,13 +154,10 @@ func (f *freezer) freeze(val lua.LValue) (any, error) {
 		}
 		return ff, nil
 	case *lua.LUserData:
-		// A socket handed to another state is used from its goroutine.
-		switch s := x.Value.(type) {
+		switch x.Value.(type) {
 		case *Socket:
-			s.share()
 			return &frozenUData{value: x.Value, kind: "socket"}, nil
 		case *clientSocket:
-			s.Socket.share()
 			return &frozenUData{value: x.Value, kind: "cosocket"}, nil
 		case *semaphore:
 			return &frozenUData{value: x.Value, kind: "semaphore"}, nil
