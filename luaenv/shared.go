@@ -569,8 +569,11 @@ func dictGat(L *lua.LState) int {
 }
 
 // dictMcStore is memcached's storage family in one call:
-// store(cmd, key, value, exptime, flags[, cas]) with cmd one of set, add,
-// replace, cas; exptime follows memcached (negative = expired at once).
+// store(cmd, key, value, exptime, flags[, cas[, calls[, stored]]]) with cmd
+// one of set, add, replace, cas; exptime follows memcached (negative =
+// expired at once). calls and stored are optional counters: 1 is added to
+// calls on every call that gets this far, and to stored when the value was
+// stored, so a server's set and its stats are one call (cas may be nil).
 func dictMcStore(L *lua.LState) int {
 	d := checkDict(L)
 	cmd := L.CheckString(2)
@@ -612,6 +615,14 @@ func dictMcStore(L *lua.LState) int {
 		forcible, err = d.CompareAndSwap(key, val, ttl, flags, c)
 	default:
 		L.RaiseError("unknown store command %q", cmd)
+	}
+	if c := optCounter(L, 7); c != nil {
+		c.Add(1)
+	}
+	if err == nil {
+		if c := optCounter(L, 8); c != nil {
+			c.Add(1)
+		}
 	}
 	return pushStore(L, forcible, err)
 }

@@ -47,6 +47,7 @@ local BAD_EXPTIME = "CLIENT_ERROR invalid exptime argument\r\n"
 local BAD_CHUNK = "CLIENT_ERROR bad data chunk\r\n"
 local TOO_LARGE = "SERVER_ERROR object too large for cache\r\n"
 local NO_MEMORY = "SERVER_ERROR out of memory storing object\r\n"
+local STORED = "STORED\r\n"
 local NON_NUMERIC = "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
 
 -- CLOSE is the value a handler returns to end the connection (after the
@@ -199,9 +200,11 @@ local SMALL_ITEM = MAX_ITEM - 313
 -- storage returns the handler of one of set, add, replace, append, prepend
 -- and cas:
 --   <cmd> <key> <flags> <exptime> <bytes> [<cas unique>] [noreply]
--- One closure per mode, so a set is one Lua call; the checks come in
--- memcached's order, and the common case (plain numbers, exptime 0, a
--- block already buffered) takes no further Lua call.
+-- One closure per mode, so a set is one Lua call. The common line,
+-- "<cmd> <key> 0 0 <bytes>", passes every check in one test; any other
+-- takes the checks in memcached's order. A set that stores makes three
+-- calls: receive_block, the store (which counts cmd_set and total_items)
+-- and send.
 local function storage(mode)
     local is_cas = mode == "cas"
     local pending = mode == "append" or mode == "prepend"
@@ -209,43 +212,52 @@ local function storage(mode)
     if is_cas then
         min_n, max_n = 6, 7
     end
+    -- The common line never applies to cas, whose unique comes sixth.
+    local plain_n = is_cas and 0 or 5
     return function(c, tok, n)
         local sock, send = c.sock, c.send
-        if n ~= min_n and n ~= max_n then
-            return send(sock, ERROR)
+        local key, flags, exptime, vlen, noreply, cas
+        if n == plain_n then
+            key, vlen = tok[2], NUM[tok[5]]
+            if vlen and tok[3] == "0" and tok[4] == "0" and #key <= KEY_MAX then
+                flags, exptime, noreply = 0, 0, false
+            end
         end
-        local noreply = tok[n] == "noreply"
-        local key = tok[2]
-        local nkey = #key
-        if nkey > KEY_MAX then
-            if noreply then return end
-            return send(sock, BADFMT)
-        end
-        -- "0" is by far the most common flags and exptime: skip the parser.
-        local t = tok[3]
-        local flags = t == "0" and 0 or parse_u32(t)
-        t = tok[4]
-        local exptime = flags and (t == "0" and 0 or parse_i32(t))
-        t = tok[5]
-        local vlen = exptime and (NUM[t] or parse_i32(t))
-        if not vlen then
-            if noreply then return end
-            return send(sock, BADFMT)
-        end
-        local cas
-        if is_cas then
-            cas = parse_u64(tok[6])
-            if not cas then
+        if not flags then
+            if n ~= min_n and n ~= max_n then
+                return send(sock, ERROR)
+            end
+            noreply = tok[n] == "noreply"
+            key = tok[2]
+            if #key > KEY_MAX then
+                if noreply then return end
+                return send(sock, BADFMT)
+            end
+            -- "0" is by far the most common flags and exptime: skip the parser.
+            local t = tok[3]
+            flags = t == "0" and 0 or parse_u32(t)
+            t = tok[4]
+            exptime = flags and (t == "0" and 0 or parse_i32(t))
+            t = tok[5]
+            vlen = exptime and (NUM[t] or parse_i32(t))
+            if not vlen then
+                if noreply then return end
+                return send(sock, BADFMT)
+            end
+            if is_cas then
+                cas = parse_u64(tok[6])
+                if not cas then
+                    if noreply then return end
+                    return send(sock, BADFMT)
+                end
+            end
+            if vlen < 0 or vlen > 2147483645 then
                 if noreply then return end
                 return send(sock, BADFMT)
             end
         end
-        if vlen < 0 or vlen > 2147483645 then
-            if noreply then return end
-            return send(sock, BADFMT)
-        end
         local d = c.dict
-        if vlen > SMALL_ITEM and too_large(nkey, flags, vlen) then
+        if vlen > SMALL_ITEM and too_large(#key, flags, vlen) then
             inc(C.store_too_large, 1)
             if mode == "set" then
                 -- memcached drops the old value rather than leave it stale.
@@ -260,35 +272,38 @@ local function storage(mode)
             return
         end
         local data, err = c.receive_block(sock, vlen)
-        local ok = true
         if not data then
+            local ok
             data, ok = block_result(c, vlen, data, err)
             if data == nil then
                 return CLOSE
             end
-        end
-        inc(C_SET, 1)
-        if not ok then
-            if noreply then return end
-            return send(sock, BAD_CHUNK)
+            if not ok then
+                inc(C_SET, 1)
+                if noreply then return end
+                return send(sock, BAD_CHUNK)
+            end
         end
         local stored
         if pending then
+            inc(C_SET, 1)
             stored, err = pend(d, mode, key, data)
+            if stored then
+                inc(C_ITEMS, 1)
+            end
         else
             local ttl = exptime
             if exptime < 0 or exptime > 2592000 then
                 ttl = to_ttl(exptime, ngx_time())
             end
-            stored, err = dstore(d, mode, key, data, ttl, flags, cas)
+            stored, err = dstore(d, mode, key, data, ttl, flags, cas, C_SET, C_ITEMS)
         end
         if stored then
-            inc(C_ITEMS, 1)
             if is_cas then
                 inc(C.cas_hits, 1)
             end
             if noreply then return end
-            return send(sock, "STORED\r\n")
+            return send(sock, STORED)
         end
         if is_cas then
             inc(err == "exists" and C.cas_badval or C.cas_misses, 1)
