@@ -2,7 +2,6 @@ package luaenv
 
 import (
 	"bytes"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -45,7 +44,7 @@ func sockReceiveCommand(L *lua.LState) int {
 		return s.closedResult(L)
 	}
 	scan := 0
-	var dl time.Time
+	var dl mono
 	for {
 		buf := s.buffered()
 		if i := bytes.IndexByte(buf[scan:], '\n'); i >= 0 {
@@ -85,7 +84,7 @@ func sockReceiveCommand(L *lua.LState) int {
 		if s.readClosed {
 			return s.failRead(L, "closed", s.takeAll())
 		}
-		if dl.IsZero() {
+		if dl == 0 {
 			dl = s.deadline()
 		}
 		if e := s.fillIdle(L, dl, max+1); e != "" {

@@ -62,19 +62,19 @@ func sockSetIdle(L *lua.LState) int {
 // fillIdle is fill for the calls that may report "idle": when idle
 // reports are on and nothing is buffered, it waits for input only until
 // the idle time, or the caller's deadline if that comes first.
-func (s *Socket) fillIdle(L *lua.LState, deadline time.Time, limit int) string {
+func (s *Socket) fillIdle(L *lua.LState, deadline mono, limit int) string {
 	if s.idleAfter <= 0 || s.rpos != s.rend || s.pendingTimeout {
 		return s.fill(L, deadline, limit)
 	}
 	// Callers compute deadline from the clock as their wait starts: the
 	// same reading serves here, instead of another call to time.Now on
 	// every read.
-	now := deadline.Add(-s.readTimeout)
-	idl := now.Add(s.idleAfter)
-	if !idl.Before(deadline) {
+	now := deadline - mono(s.readTimeout)
+	idl := now.add(s.idleAfter)
+	if idl >= deadline {
 		return s.fill(L, deadline, limit)
 	}
-	if s.silentSince.IsZero() {
+	if s.silentSince == 0 {
 		s.silentSince = now
 	}
 	if e := s.fillFor(L, idl, s.idleAfter, limit); e != "timeout" {
@@ -94,10 +94,10 @@ func (s *Socket) park() bool {
 	if s.rpos != s.rend || s.readClosed {
 		return true
 	}
-	if s.silentSince.IsZero() {
-		s.silentSince = time.Now()
+	if s.silentSince == 0 {
+		s.silentSince = monoNow()
 	}
-	deadline := s.silentSince.Add(s.readTimeout)
+	deadline := s.silentSince.add(s.readTimeout)
 	sc, ok := s.conn.(syscall.Conn)
 	if !ok {
 		// No descriptor to wait on (TLS): read into the buffer instead,

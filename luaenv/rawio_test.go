@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -221,11 +222,12 @@ func TestSocketWriteTimeoutOnlyWhenWaiting(t *testing.T) {
 	}
 }
 
-// monoNow stands in for time.Now in deadlines: it must agree with it and
-// carry a monotonic reading, which is what deadlines are measured by.
+// monoNow stands in for time.Now in deadlines: converted back it must
+// agree with it and carry a monotonic reading, which is what deadlines are
+// measured by; adding a duration saturates instead of wrapping.
 func TestMonoNow(t *testing.T) {
 	before := time.Now()
-	m := monoNow()
+	m := monoNow().time()
 	after := time.Now()
 	if m.Before(before) || m.After(after) {
 		t.Fatalf("monoNow %v outside [%v, %v]", m, before, after)
@@ -233,7 +235,13 @@ func TestMonoNow(t *testing.T) {
 	if !strings.Contains(m.String(), " m=") {
 		t.Fatalf("monoNow %v has no monotonic reading", m)
 	}
-	if d := time.Until(m.Add(time.Hour)); d < 59*time.Minute || d > time.Hour {
+	if d := time.Until(monoNow().add(time.Hour).time()); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("an hour from monoNow is %v away", d)
+	}
+	if got := monoNow().add(math.MaxInt64); got != math.MaxInt64 {
+		t.Fatalf("adding the longest duration = %d, want saturation", got)
+	}
+	if got := mono(100).add(-50); got != 50 {
+		t.Fatalf("100 + -50 = %d", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -57,7 +58,8 @@ type Socket struct {
 	// sock:count_received and sock:count_sent.
 	recvCount, sentCount byteCount
 
-	rdl, wdl time.Time // deadlines in force on conn (see setReadDeadline)
+	rdl mono      // read deadline in force on conn (see setReadDeadline); 0 = none
+	wdl time.Time // write deadline in force on conn, when it has no descriptor
 
 	observe  func(server string, d time.Duration) // Config.ObserveRequest
 	server   string
@@ -65,7 +67,7 @@ type Socket struct {
 
 	// Idle release (idle.go).
 	idleAfter      time.Duration // sock:setidle; 0 = never report "idle"
-	silentSince    time.Time     // start of the current wait with nothing buffered
+	silentSince    mono          // start of the current wait with nothing buffered; 0 = none
 	pendingTimeout bool          // the read timeout passed while parked
 	idled          bool          // a receive reported "idle" in this run of the entry
 }
@@ -171,13 +173,13 @@ func errText(err error, done <-chan struct{}) string {
 // fill reads more bytes from the connection into rbuf, flushing output
 // first because the client may be waiting for it. It grows rbuf up to
 // limit bytes of unread data.
-func (s *Socket) fill(L *lua.LState, deadline time.Time, limit int) string {
+func (s *Socket) fill(L *lua.LState, deadline mono, limit int) string {
 	return s.fillFor(L, deadline, s.readTimeout, limit)
 }
 
 // fillFor is fill with the timeout the deadline stands for, which sets
 // how far the deadline in force may drift (see setReadDeadline).
-func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duration, limit int) string {
+func (s *Socket) fillFor(L *lua.LState, deadline mono, timeout time.Duration, limit int) string {
 	if s.pendingTimeout {
 		// The read timeout passed while the connection was parked.
 		s.pendingTimeout = false
@@ -240,7 +242,7 @@ func (s *Socket) fillFor(L *lua.LState, deadline time.Time, timeout time.Duratio
 	s.addReceived(n)
 	s.served = 0
 	if n > 0 {
-		s.silentSince = time.Time{}
+		s.silentSince = 0
 		return ""
 	}
 	if err == nil {
@@ -371,27 +373,41 @@ func sockCountSent(L *lua.LState) int {
 	return 1
 }
 
-func (s *Socket) deadline() time.Time { return monoNow().Add(s.readTimeout) }
+func (s *Socket) deadline() mono { return monoNow().add(s.readTimeout) }
 
-// monoBase anchors monoNow.
+// mono is a time on the monotonic clock, in nanoseconds since monoBase:
+// what deadlines are kept in. A read that must wait for input computes
+// one per request at one request per round trip, and time.Time's
+// arithmetic and time.Now's second clock read are measurable there.
+type mono int64
+
+// monoBase anchors mono times.
 var monoBase = time.Now()
 
-// monoNow is time.Now for deadlines, read from the monotonic clock alone:
-// time.Now reads the wall clock as well, and a read that must wait for
-// input takes the time once per request at one request per round trip.
-// Deadlines and the durations between them use the monotonic reading; the
-// wall time of the result is monoBase's plus the elapsed time.
-func monoNow() time.Time { return monoBase.Add(time.Since(monoBase)) }
+// monoNow reads the monotonic clock (one vDSO call, where time.Now makes
+// two).
+func monoNow() mono { return mono(time.Since(monoBase)) }
+
+// add returns m+d, saturating: a configured timeout may be any duration.
+func (m mono) add(d time.Duration) mono {
+	if r := m + mono(d); r >= m || d < 0 {
+		return r
+	}
+	return math.MaxInt64
+}
+
+// time converts m for the net.Conn deadline calls.
+func (m mono) time() time.Time { return monoBase.Add(time.Duration(m)) }
 
 // Moving a connection's deadline is a runtime timer update, paid on every
 // read and write at one request per round trip. So a deadline is moved
 // only when the one in force would fire too early, and then set a
 // sixteenth of the timeout later than asked: a timeout fires between the
 // configured time and 1/16 after it, never before.
-func (s *Socket) setReadDeadline(want time.Time, timeout time.Duration) {
-	if want.After(s.rdl) || s.rdl.Sub(want) > timeout/8 {
-		s.rdl = want.Add(timeout / 16)
-		s.conn.SetReadDeadline(s.rdl)
+func (s *Socket) setReadDeadline(want mono, timeout time.Duration) {
+	if want > s.rdl || s.rdl-want > mono(timeout/8) {
+		s.rdl = want.add(timeout / 16)
+		s.conn.SetReadDeadline(s.rdl.time())
 	}
 }
 
@@ -405,7 +421,7 @@ func (s *Socket) setWriteDeadline(want time.Time) {
 // receiveLine implements receive("*l").
 func (s *Socket) receiveLine(L *lua.LState) int {
 	scan := 0
-	var dl time.Time
+	var dl mono
 	for {
 		buf := s.buffered()
 		if i := bytes.IndexByte(buf[scan:], '\n'); i >= 0 {
@@ -426,7 +442,7 @@ func (s *Socket) receiveLine(L *lua.LState) int {
 			s.rpos = s.rend
 			return s.failRead(L, "line too long", "")
 		}
-		if dl.IsZero() {
+		if dl == 0 {
 			dl = s.deadline()
 		}
 		if e := s.fill(L, dl, s.cfg.MaxLine+1); e != "" {
@@ -499,7 +515,7 @@ func (s *Socket) receiveSize(L *lua.LState, n int) int {
 // returns the error text if that fails; it consumes nothing, so a caller
 // may keep or take the partial data.
 func (s *Socket) ensure(L *lua.LState, n int) string {
-	var dl time.Time
+	var dl mono
 	for s.rend-s.rpos < n {
 		if s.readClosed {
 			return "closed"
@@ -508,7 +524,7 @@ func (s *Socket) ensure(L *lua.LState, n int) string {
 			s.rend = copy(s.rbuf, s.rbuf[s.rpos:s.rend])
 			s.rpos = 0
 		}
-		if dl.IsZero() {
+		if dl == 0 {
 			dl = s.deadline()
 		}
 		if e := s.fill(L, dl, max(n, len(s.rbuf))); e != "" {
@@ -531,9 +547,9 @@ func (s *Socket) receiveAll(L *lua.LState) int {
 		L.Push(lua.LString(""))
 		return 1
 	}
-	var dl time.Time
+	var dl mono
 	for {
-		if dl.IsZero() {
+		if dl == 0 {
 			dl = s.deadline()
 		}
 		if s.rpos > 0 {
@@ -982,7 +998,7 @@ func untilIter(L *lua.LState) int {
 	if s.readClosed && s.eofReported {
 		return s.closedResult(L)
 	}
-	var dl time.Time
+	var dl mono
 	for {
 		buf := s.buffered()
 		if i := bytes.Index(buf, u.pat); i >= 0 && (size < 0 || i <= size) {
@@ -1017,7 +1033,7 @@ func untilIter(L *lua.LState) int {
 		if s.readClosed {
 			return s.failRead(L, "closed", s.takeAll())
 		}
-		if dl.IsZero() {
+		if dl == 0 {
 			dl = s.deadline()
 		}
 		if s.rpos > 0 && s.rend == len(s.rbuf) {
