@@ -102,7 +102,7 @@ const wordCacheMax = 1024
 // word returns the Lua string for a token. Command names and short
 // numbers (flags, exptimes, sizes) recur on nearly every line, so they are
 // kept boxed per state; other words (keys) are copied and boxed from the
-// state's pages (luastr).
+// state's pages (luabox).
 func (v *vm) word(b []byte, first bool) lua.LValue {
 	if first || isShortNumber(b) {
 		// A few words make up nearly every line (get, set, 0, 32), so a

@@ -8,8 +8,8 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
+	"github.com/streamlua/streamlua/luaenv/luabox"
 	"github.com/streamlua/streamlua/luaenv/luanum"
-	"github.com/streamlua/streamlua/luaenv/luastr"
 	"github.com/streamlua/streamlua/shdict"
 )
 
@@ -36,7 +36,7 @@ func (v *vm) sharedTable() *lua.LTable {
 // and the state's string boxer for the values its reads return.
 type dictZone struct {
 	d    *shdict.Dict
-	strs *luastr.Boxer
+	strs *luabox.Boxer
 }
 
 func checkZone(L *lua.LState) *dictZone {
@@ -108,9 +108,9 @@ func pushValue(L *lua.LState, v shdict.Value) {
 	}
 }
 
-// pushBoxed is pushValue with strings boxed by strs (see luastr), for the
+// pushBoxed is pushValue with strings boxed by strs (see luabox), for the
 // reads a server makes on every request.
-func pushBoxed(L *lua.LState, strs *luastr.Boxer, v shdict.Value) {
+func pushBoxed(L *lua.LState, strs *luabox.Boxer, v shdict.Value) {
 	if v.Kind == shdict.KindString {
 		L.Push(strs.String(v.Str))
 	} else {
@@ -502,7 +502,7 @@ func mcTTL(L *lua.LState, i int) time.Duration {
 
 // pushItem returns a read as value, flags (always) and, with withCAS, cas;
 // a single nil on a miss, or nil, err.
-func pushItem(L *lua.LState, strs *luastr.Boxer, it shdict.Item, found bool, err error, withCAS bool) int {
+func pushItem(L *lua.LState, strs *luabox.Boxer, it shdict.Item, found bool, err error, withCAS bool) int {
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
@@ -571,11 +571,13 @@ func dictGat(L *lua.LState) int {
 // dictMcStore is memcached's storage family in one call:
 // store(cmd, key, value, exptime, flags[, cas[, calls[, stored]]]) with cmd
 // one of set, add, replace, cas; exptime follows memcached (negative =
-// expired at once). calls and stored are optional counters: 1 is added to
-// calls on every call that gets this far, and to stored when the value was
-// stored, so a server's set and its stats are one call (cas may be nil).
+// expired at once). It returns what set does, and on success also the cas
+// unique the entry got (memcached's binary protocol answers with it).
+// calls and stored are optional counters: 1 is added to calls on every
+// call that gets this far, and to stored when the value was stored, so a
+// server's set and its stats are one call (cas may be nil).
 func dictMcStore(L *lua.LState) int {
-	d := checkDict(L)
+	z := checkZone(L)
 	cmd := L.CheckString(2)
 	L.Remove(2)
 	key, ok := dictKey(L)
@@ -590,21 +592,22 @@ func dictMcStore(L *lua.LState) int {
 	}
 	ttl := mcTTL(L, 4)
 	flags := flagsArg(L, 5)
-	var forcible bool
-	var err error
+	var mode shdict.StoreMode
+	var c uint64
 	switch cmd {
 	case "set":
-		forcible, err = d.Set(key, val, ttl, flags)
+		mode = shdict.StoreSet
 	case "add":
-		forcible, err = d.Add(key, val, ttl, flags)
+		mode = shdict.StoreAdd
 	case "replace":
-		forcible, err = d.Replace(key, val, ttl, flags)
+		mode = shdict.StoreReplace
 	case "cas":
-		var c uint64
+		mode = shdict.StoreCAS
 		switch x := L.Get(6).(type) {
 		case lua.LNumber:
 			c = uint64(x)
 		case lua.LString:
+			var err error
 			c, err = strconv.ParseUint(string(x), 10, 64)
 			if err != nil {
 				L.RaiseError(`bad "cas" argument`)
@@ -612,19 +615,22 @@ func dictMcStore(L *lua.LState) int {
 		default:
 			L.RaiseError(`bad "cas" argument`)
 		}
-		forcible, err = d.CompareAndSwap(key, val, ttl, flags, c)
 	default:
 		L.RaiseError("unknown store command %q", cmd)
 	}
-	if c := optCounter(L, 7); c != nil {
-		c.Add(1)
+	newCAS, forcible, err := z.d.Store(mode, key, val, ttl, flags, c)
+	if cnt := optCounter(L, 7); cnt != nil {
+		cnt.Add(1)
 	}
-	if err == nil {
-		if c := optCounter(L, 8); c != nil {
-			c.Add(1)
-		}
+	if err != nil {
+		return pushStore(L, forcible, err)
 	}
-	return pushStore(L, forcible, err)
+	if cnt := optCounter(L, 8); cnt != nil {
+		cnt.Add(1)
+	}
+	pushStore(L, forcible, nil)
+	L.Push(z.strs.Number(float64(newCAS)))
+	return 4
 }
 
 func dictPend(prepend bool) lua.LGFunction {

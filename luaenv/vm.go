@@ -12,7 +12,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/streamlua/streamlua/luaenv/luastr"
+	"github.com/streamlua/streamlua/luaenv/luabox"
 
 	"github.com/streamlua/streamlua/luaenv/bytepack"
 	"github.com/streamlua/streamlua/luaenv/ljcompat"
@@ -43,7 +43,7 @@ type vm struct {
 	started   chan struct{}         // set while a spawner waits for this thread's first wait
 	words     map[string]lua.LValue // boxed command words, see command.go
 	recent    [16]recentWord        // a direct-mapped cache in front of words
-	strs      luastr.Boxer          // boxes the keys and values handed to Lua per request
+	strs      luabox.Boxer          // boxes the keys and values handed to Lua per request
 }
 
 // connState is what a vm knows about the connection it is serving.

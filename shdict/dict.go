@@ -221,45 +221,63 @@ func (d *Dict) GetStale(key string) (it Item, stale bool, found bool, err error)
 	return it, stale, true, nil
 }
 
-// storeMode selects the precondition of store.
-type storeMode uint8
+// StoreMode selects what Store requires of the key's current entry.
+type StoreMode uint8
 
+// The store modes, one per storing method.
 const (
-	modeSet storeMode = iota
-	modeAdd
-	modeReplace
-	modeCAS
+	StoreSet     StoreMode = iota // none: Set
+	StoreAdd                      // absent, expired or flushed: Add
+	StoreReplace                  // live: Replace
+	StoreCAS                      // live, with the given cas: CompareAndSwap
 )
+
+// Store is Set, Add, Replace or CompareAndSwap, as mode says (cas is used by
+// StoreCAS only), that also returns the cas unique the stored entry got:
+// memcached's binary protocol answers every store with it, and reading it
+// back afterwards would be a second lookup that another client's store
+// could slip in front of.
+func (d *Dict) Store(mode StoreMode, key string, v Value, ttl time.Duration, flags uint32, cas uint64) (newCAS uint64, forcible bool, err error) {
+	if mode > StoreCAS {
+		return 0, false, ErrBadMode
+	}
+	return d.store(key, v, ttl, flags, mode, true, cas)
+}
 
 // Set stores v under key, replacing whatever is there (a list included).
 // forcible reports that live entries were evicted to make room, even when
 // the store then still fails with ErrNoMemory. If the new value does not fit,
 // the old one is gone, as in OpenResty and memcached.
 func (d *Dict) Set(key string, v Value, ttl time.Duration, flags uint32) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeSet, true, 0)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreSet, true, 0)
+	return forcible, err
 }
 
 // SafeSet is Set without eviction: when the value does not fit it fails with
 // ErrNoMemory instead of removing live entries.
 func (d *Dict) SafeSet(key string, v Value, ttl time.Duration, flags uint32) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeSet, false, 0)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreSet, false, 0)
+	return forcible, err
 }
 
 // Add stores v only if key has no live entry; otherwise it fails with
 // ErrExists and, as upstream, moves the existing entry to the most recently
 // used end. An expired or flushed entry counts as absent.
 func (d *Dict) Add(key string, v Value, ttl time.Duration, flags uint32) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeAdd, true, 0)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreAdd, true, 0)
+	return forcible, err
 }
 
 // SafeAdd is Add without eviction.
 func (d *Dict) SafeAdd(key string, v Value, ttl time.Duration, flags uint32) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeAdd, false, 0)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreAdd, false, 0)
+	return forcible, err
 }
 
 // Replace stores v only if key has a live entry; otherwise ErrNotFound.
 func (d *Dict) Replace(key string, v Value, ttl time.Duration, flags uint32) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeReplace, true, 0)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreReplace, true, 0)
+	return forcible, err
 }
 
 // CompareAndSwap stores v only if key has a live entry whose CAS is cas
@@ -267,16 +285,17 @@ func (d *Dict) Replace(key string, v Value, ttl time.Duration, flags uint32) (fo
 // absent, expired or flushed; ErrExists when its CAS differs (a cas of 0
 // never matches).
 func (d *Dict) CompareAndSwap(key string, v Value, ttl time.Duration, flags uint32, cas uint64) (forcible bool, err error) {
-	return d.store(key, v, ttl, flags, modeCAS, true, cas)
+	_, forcible, err = d.store(key, v, ttl, flags, StoreCAS, true, cas)
+	return forcible, err
 }
 
-func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode storeMode, evict bool, cas uint64) (forcible bool, err error) {
+func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode StoreMode, evict bool, cas uint64) (newCAS uint64, forcible bool, err error) {
 	if err := checkKey(key); err != nil {
-		return false, err
+		return 0, false, err
 	}
 	vlen := encodedLen(v)
 	if vlen < 0 {
-		return false, ErrBadValue
+		return 0, false, ErrBadValue
 	}
 	c := d.begin()
 	s, h := d.locate(key)
@@ -286,22 +305,22 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 	i := s.find(h, key)
 	live := i != nilSlot && !c.dead(s.at(i))
 	switch mode {
-	case modeAdd:
+	case StoreAdd:
 		if live {
 			s.bump(i)
-			return false, ErrExists
+			return 0, false, ErrExists
 		}
-	case modeReplace:
+	case StoreReplace:
 		if !live {
-			return false, ErrNotFound
+			return 0, false, ErrNotFound
 		}
-	case modeCAS:
+	case StoreCAS:
 		if !live {
-			return false, ErrNotFound
+			return 0, false, ErrNotFound
 		}
 		if s.at(i).cas != cas {
 			s.bump(i)
-			return false, ErrExists
+			return 0, false, ErrExists
 		}
 	}
 	exp := expiresAt(&c, ttl)
@@ -317,7 +336,7 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 			sl.setValue(v)
 			sl.flags, sl.expires, sl.cas = flags, exp, d.nextCAS()
 			s.bump(i)
-			return false, nil
+			return sl.cas, false, nil
 		}
 		if !live {
 			s.expired++
@@ -326,12 +345,12 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 	}
 	i, forcible, err = s.insert(&c, h, key, vlen, evict)
 	if err != nil {
-		return forcible, err
+		return 0, forcible, err
 	}
 	sl := s.at(i)
 	sl.setValue(v)
 	sl.flags, sl.expires, sl.cas = flags, exp, d.nextCAS()
-	return forcible, nil
+	return sl.cas, forcible, nil
 }
 
 // Delete removes key. existed reports whether a live entry was removed; an

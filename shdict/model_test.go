@@ -144,7 +144,7 @@ func (m *model) get(k string, stale bool) string {
 	return fmt.Sprint(m.item(e))
 }
 
-func (m *model) store(k string, v Value, ttl time.Duration, flags uint32, mode storeMode, cas uint64) string {
+func (m *model) store(k string, v Value, ttl time.Duration, flags uint32, mode StoreMode, cas uint64) string {
 	if err := validKey(k); err != nil {
 		return res(err)
 	}
@@ -156,12 +156,12 @@ func (m *model) store(k string, v Value, ttl time.Duration, flags uint32, mode s
 	_, e := m.find(k)
 	live := e != nil && !m.dead(e)
 	switch {
-	case mode == modeAdd && live:
+	case mode == StoreAdd && live:
 		m.bump(k)
 		return res(ErrExists)
-	case (mode == modeReplace || mode == modeCAS) && !live:
+	case (mode == StoreReplace || mode == StoreCAS) && !live:
 		return res(ErrNotFound)
-	case mode == modeCAS && e.cas != cas:
+	case mode == StoreCAS && e.cas != cas:
 		m.bump(k)
 		return res(ErrExists)
 	}
@@ -518,27 +518,33 @@ func (r *fuzzRun) step() (op, got, want string) {
 		return "get_stale " + k, flat(err, ifs(ok, fmt.Sprintf("%v stale=%v", it, stale), "miss")), m.get(k, true)
 	case 2, 3, 4, 5, 6, 7:
 		k, v, ttl, flags := r.key(), r.value(), pick(r, fuzzTTLs), uint32(r.byte()%3)
-		modes := map[byte]storeMode{2: modeSet, 3: modeSet, 4: modeAdd, 5: modeAdd, 6: modeReplace, 7: modeCAS}
+		modes := map[byte]StoreMode{2: StoreSet, 3: StoreSet, 4: StoreAdd, 5: StoreAdd, 6: StoreReplace, 7: StoreCAS}
 		mode, safe := modes[code], code == 3 || code == 5
 		var cas uint64
-		if mode == modeCAS {
+		if mode == StoreCAS {
 			if _, e := m.find(k); e != nil {
 				cas = e.cas
 			}
 			cas += uint64(r.byte() % 2) // sometimes a wrong one
 		}
+		// Half the stores that may evict go through Store, which also
+		// returns the new entry's cas; the model's must match it.
+		viaStore := !safe && r.byte()%2 == 0
+		var newCAS uint64
 		var forcible bool
 		var err error
 		switch {
-		case mode == modeCAS:
+		case viaStore:
+			newCAS, forcible, err = d.Store(mode, k, v, ttl, flags, cas)
+		case mode == StoreCAS:
 			forcible, err = d.CompareAndSwap(k, v, ttl, flags, cas)
-		case mode == modeSet && safe:
+		case mode == StoreSet && safe:
 			forcible, err = d.SafeSet(k, v, ttl, flags)
-		case mode == modeSet:
+		case mode == StoreSet:
 			forcible, err = d.Set(k, v, ttl, flags)
-		case mode == modeAdd && safe:
+		case mode == StoreAdd && safe:
 			forcible, err = d.SafeAdd(k, v, ttl, flags)
-		case mode == modeAdd:
+		case mode == StoreAdd:
 			forcible, err = d.Add(k, v, ttl, flags)
 		default:
 			forcible, err = d.Replace(k, v, ttl, flags)
@@ -546,7 +552,19 @@ func (r *fuzzRun) step() (op, got, want string) {
 		if forcible {
 			return "store", "forcible", "no eviction"
 		}
-		return fmt.Sprintf("store(%d,safe=%v) %s %v ttl=%v cas=%d", mode, safe, k, v, ttl, cas), flat(err, "ok"), m.store(k, v, ttl, flags, mode, cas)
+		name := fmt.Sprintf("store(%d,safe=%v)", mode, safe)
+		if viaStore {
+			name = fmt.Sprintf("Store(%d)", mode)
+		}
+		desc := fmt.Sprintf("%s %s %v ttl=%v cas=%d", name, k, v, ttl, cas)
+		got, want := flat(err, "ok"), m.store(k, v, ttl, flags, mode, cas)
+		if viaStore && err == nil {
+			if _, e := m.find(k); e != nil {
+				got += fmt.Sprintf(" cas=%d", newCAS)
+				want += fmt.Sprintf(" cas=%d", e.cas)
+			}
+		}
+		return desc, got, want
 	case 8:
 		k := r.key()
 		ok, err := d.Delete(k)
@@ -717,7 +735,7 @@ func TestModelRandom(t *testing.T) {
 	// Every operation must have succeeded somewhere, or the comparison
 	// proves little.
 	for _, op := range []string{"get", "get_stale", "store(0,safe=false)", "store(0,safe=true)", "store(1,safe=false)",
-		"store(2,safe=false)", "store(3,safe=false)", "delete", "incr", "incr_init", "push(11)", "push(12)", "pop", "llen",
+		"store(2,safe=false)", "store(3,safe=false)", "Store(0)", "Store(1)", "Store(2)", "Store(3)", "delete", "incr", "incr_init", "push(11)", "push(12)", "pop", "llen",
 		"ttl", "expire", "flush_expired", "keys", "pend", "incr_decimal", "touch", "gat", "stats"} {
 		if total[op] == 0 {
 			t.Errorf("no successful %s in any sequence", op)

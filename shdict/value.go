@@ -81,6 +81,8 @@ var (
 	// ErrBadOptions rejects Options that cannot work, such as a negative
 	// shard count.
 	ErrBadOptions = errors.New("shdict: bad options")
+	// ErrBadMode rejects a StoreMode that is none of the four.
+	ErrBadMode = errors.New("shdict: bad store mode")
 )
 
 // MaxKeyLen is the longest key OpenResty accepts; longer keys get

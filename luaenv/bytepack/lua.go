@@ -5,8 +5,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/streamlua/streamlua/luaenv/luabox"
 	"github.com/streamlua/streamlua/luaenv/luanum"
-	"github.com/streamlua/streamlua/luaenv/luastr"
 )
 
 // Loader opens the module for require "streamlua.pack"; register it with
@@ -383,7 +383,7 @@ func luaReadU64Halves(L *lua.LState) int {
 // and the extras and key as one string. It returns the number of values
 // pushed (7). b must hold HeaderLen + extlen + keylen bytes. The string
 // comes from strs, the caller's per-state boxer.
-func PushRequest(L *lua.LState, strs *luastr.Boxer, b []byte) int {
+func PushRequest(L *lua.LState, strs *luabox.Boxer, b []byte) int {
 	h, _ := parseHeader(b)
 	pushUint(L, uint64(h.Opcode))
 	pushUint(L, uint64(h.KeyLen))

@@ -70,5 +70,13 @@ local _, _, sc_cas = d:gets("sc")
 t.ok(d:store("cas", "sc", "x", 0, 0, sc_cas, calls, stored), "cas with counters")
 t.eq(calls:get(), 4, "every store call counted") t.eq(stored:get(), 2, "only stores that stored")
 t.eq(pcall(d.store, d, "set", "sc", "v", 0, 0, nil, "not a counter"), false, "bad store counter raises")
+-- A store that stored also returns the cas unique the entry got.
+local sok, serr, sforc, scas = d:store("set", "sc2", "v", 0, 0)
+t.eq(sok, true, "store ok") t.eq(serr, nil, "no error") t.eq(sforc, false, "not forcible")
+t.eq(scas, select(3, d:gets("sc2")), "the cas store returns is the entry's")
+local _, _, _, scas2 = d:store("cas", "sc2", "w", 0, 0, scas)
+t.ok(scas2 > scas, "a cas store returns the new cas")
+t.eq(scas2, select(3, d:gets("sc2")), "and it is the entry's")
+t.eq(select("#", d:store("add", "sc2", "x", 0, 0)), 3, "a failed store returns three values")
 
 t.done(sock)

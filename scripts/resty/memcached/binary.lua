@@ -143,31 +143,33 @@ local function invalid(c, op, opaque)
     return CLOSE
 end
 
--- cas_of is the cas unique of key now, for the reply to a store: the
--- dictionary's store does not return it. (Another client's store between
--- the two calls would show its cas instead.)
+-- cas_of is the cas unique of key now, for the reply to an append,
+-- prepend, incr or decr, whose dictionary calls do not return it.
+-- (Another client's store between the two calls would show its cas
+-- instead.)
 local function cas_of(d, key)
     local _, _, cas = dgets(d, key)
     return cas or 0
 end
 
--- put stores value and returns true and, when want_cas, the cas unique
--- the item got; or false, err. An item stored already expired (a negative
--- ttl) is gone at once, but memcached still reports the cas it was stored
--- with: so it is stored alive and expired by the get-and-touch that reads
--- that cas (a reader in between may see it for that moment).
+-- put stores value and returns true and the cas unique the item got, or
+-- false, err; the store counts cmd_set and, when it stored, total_items.
+-- An item stored already expired (a negative ttl) is gone at once, but
+-- memcached still reports the cas it was stored with: so it is stored
+-- alive and expired by the get-and-touch that reads that cas (a reader in
+-- between may see it for that moment).
 local function put(d, mode, key, value, ttl, flags, cas, want_cas)
     if want_cas and ttl < 0 then
-        local ok, err = dstore(d, mode, key, value, 0, flags, cas)
+        local ok, err = dstore(d, mode, key, value, 0, flags, cas, C_SET, C_ITEMS)
         if not ok then
             return ok, err
         end
         local _, _, new_cas = dgat(d, key, -1)
         return true, new_cas or 0
     end
-    local ok, err = dstore(d, mode, key, value, ttl, flags, cas)
-    if ok and want_cas then
-        return true, cas_of(d, key)
+    local ok, err, _, new_cas = dstore(d, mode, key, value, ttl, flags, cas, C_SET, C_ITEMS)
+    if ok then
+        return true, new_cas
     end
     return ok, err
 end
@@ -272,7 +274,6 @@ local function store(c, op, klen, elen, blen, opaque, cas, ek, value)
         error("binary: storage request without its value")
     end
     local key = sub(ek, 9)
-    inc(C_SET, 1)
     local ttl = exptime
     if exptime > REALTIME_MAXDELTA then
         ttl = ttl_of(exptime)
@@ -285,7 +286,6 @@ local function store(c, op, klen, elen, blen, opaque, cas, ek, value)
         stored, err = put(d, mode, key, value, ttl, flags, nil, not quiet)
     end
     if stored then
-        inc(C_ITEMS, 1)
         if cas ~= 0 then
             inc(C.cas_hits, 1)
         end

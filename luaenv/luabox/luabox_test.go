@@ -1,4 +1,4 @@
-package luastr
+package luabox
 
 import (
 	"fmt"
@@ -48,6 +48,27 @@ func TestValuesAreLuaStrings(t *testing.T) {
 	}
 }
 
+// TestValuesAreLuaNumbers does for numbers what TestValuesAreLuaStrings
+// does for strings.
+func TestValuesAreLuaNumbers(t *testing.T) {
+	var b Boxer
+	for _, f := range []float64{0, 1, -2.5, 1 << 53, 18446744073709551615} {
+		v := b.Number(f)
+		if n, ok := v.(lua.LNumber); !ok || float64(n) != f {
+			t.Fatalf("Number(%v) = %#v", f, v)
+		}
+		if v != lua.LValue(lua.LNumber(f)) || v.Type() != lua.LTNumber {
+			t.Errorf("Number(%v) differs from LNumber(%v) as an interface", f, f)
+		}
+	}
+	L := lua.NewState()
+	defer L.Close()
+	L.SetGlobal("n", b.Number(42))
+	if err := L.DoString(`assert(n == 42 and n + 1 == 43 and type(n) == "number")`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPagedAllocation is the point of the package: short strings cost a
 // header page per PageLen values, long ones an allocation each.
 func TestPagedAllocation(t *testing.T) {
@@ -56,6 +77,9 @@ func TestPagedAllocation(t *testing.T) {
 	var sink lua.LValue
 	if a := testing.AllocsPerRun(10*PageLen, func() { sink = b.String(s) }); a > 0.05 {
 		t.Errorf("String of a short string: %v allocations each, want about 1/%d", a, PageLen)
+	}
+	if a := testing.AllocsPerRun(10*PageLen, func() { sink = b.Number(1e15) }); a > 0.05 {
+		t.Errorf("Number: %v allocations each, want about 1/%d", a, PageLen)
 	}
 	long := strings.Repeat("x", MaxLen+1)
 	if a := testing.AllocsPerRun(100, func() { sink = b.String(long) }); a != 1 {
@@ -70,8 +94,10 @@ func TestPagedAllocation(t *testing.T) {
 func TestSurvivesCollection(t *testing.T) {
 	var b Boxer
 	vals := make([]lua.LValue, 5000)
+	nums := make([]lua.LValue, len(vals))
 	for i := range vals {
 		vals[i] = b.Bytes([]byte(fmt.Sprintf("key:%06d", i)))
+		nums[i] = b.Number(float64(i) + 0.5)
 		if i%1000 == 999 {
 			b.Reset()
 		}
@@ -87,6 +113,9 @@ func TestSurvivesCollection(t *testing.T) {
 	for i, v := range vals {
 		if want := fmt.Sprintf("key:%06d", i); v.String() != want {
 			t.Fatalf("value %d = %q after collection, want %q", i, v.String(), want)
+		}
+		if nums[i] != lua.LValue(lua.LNumber(float64(i)+0.5)) {
+			t.Fatalf("number %d = %v after collection", i, nums[i])
 		}
 	}
 }
