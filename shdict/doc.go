@@ -104,6 +104,8 @@
 //
 //   - Item.CAS, a uint64 that changes on every modification and is never
 //     reused within a Dict, and CompareAndSwap on it (memcached's gets/cas);
+//   - Store, the four storing methods in one that also returns the new
+//     entry's CAS (memcached's binary protocol replies with it);
 //   - Append and Prepend, keeping flags and expiry;
 //   - IncrDecimal, memcached's incr/decr on a decimal string (uint64,
 //     wrapping incr, decr floored at 0, shorter results space-padded to the
