@@ -161,7 +161,9 @@ end
 --          for the next line, so copy what you keep
 --   n      the number of tokens
 -- and returns nothing, or server.CLOSE to close the connection. Passing
--- nil as the handler removes the command.
+-- nil as the handler removes the command. Change commands through
+-- register only: the serve loop runs the bundled get inline while
+-- register has left it in place.
 function Server:register(name, handler)
     if type(name) ~= "string" or #name < 2 or find(name, " ", 1, true) then
         error("resty.memcached: bad command name " .. tostring(name), 2)
