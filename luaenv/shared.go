@@ -99,27 +99,13 @@ func keyErr(err error) bool {
 	return err == shdict.ErrEmptyKey || err == shdict.ErrKeyTooLong
 }
 
-func pushValue(L *lua.LState, v shdict.Value) {
+// pushValue pushes a dictionary value; strings are boxed by strs, the
+// state's boxer (see luabox), as every read a server makes per request
+// returns one.
+func pushValue(L *lua.LState, strs *luabox.Boxer, v shdict.Value) {
 	switch v.Kind {
 	case shdict.KindString:
-		L.Push(lua.LString(v.Str))
-	default:
-		pushNonString(L, v)
-	}
-}
-
-// pushBoxed is pushValue with strings boxed by strs (see luabox), for the
-// reads a server makes on every request.
-func pushBoxed(L *lua.LState, strs *luabox.Boxer, v shdict.Value) {
-	if v.Kind == shdict.KindString {
 		L.Push(strs.String(v.Str))
-	} else {
-		pushNonString(L, v)
-	}
-}
-
-func pushNonString(L *lua.LState, v shdict.Value) {
-	switch v.Kind {
 	case shdict.KindNumber:
 		L.Push(lua.LNumber(v.Num))
 	case shdict.KindBoolean:
@@ -209,7 +195,7 @@ func dictGet(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	pushBoxed(L, z.strs, it.Value)
+	pushValue(L, z.strs, it.Value)
 	if it.Flags != 0 {
 		L.Push(luanum.Uint(uint64(it.Flags)))
 		return 2
@@ -218,12 +204,12 @@ func dictGet(L *lua.LState) int {
 }
 
 func dictGetStale(L *lua.LState) int {
-	d := checkDict(L)
+	z := checkZone(L)
 	key, ok := dictKey(L)
 	if !ok {
 		return 2
 	}
-	it, stale, found, err := d.GetStale(key)
+	it, stale, found, err := z.d.GetStale(key)
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
@@ -231,7 +217,7 @@ func dictGetStale(L *lua.LState) int {
 		L.Push(lua.LNil)
 		return 1
 	}
-	pushValue(L, it.Value)
+	pushValue(L, z.strs, it.Value)
 	if it.Flags != 0 {
 		L.Push(luanum.Uint(uint64(it.Flags)))
 	} else {
@@ -392,7 +378,7 @@ func dictPush(left bool) lua.LGFunction {
 
 func dictPop(left bool) lua.LGFunction {
 	return func(L *lua.LState) int {
-		d := checkDict(L)
+		z := checkZone(L)
 		key, ok := dictKey(L)
 		if !ok {
 			return 2
@@ -401,9 +387,9 @@ func dictPop(left bool) lua.LGFunction {
 		var found bool
 		var err error
 		if left {
-			val, found, err = d.LPop(key)
+			val, found, err = z.d.LPop(key)
 		} else {
-			val, found, err = d.RPop(key)
+			val, found, err = z.d.RPop(key)
 		}
 		if err != nil {
 			return pushErr(L, lua.LNil, err)
@@ -412,7 +398,7 @@ func dictPop(left bool) lua.LGFunction {
 			L.Push(lua.LNil)
 			return 1
 		}
-		pushValue(L, val)
+		pushValue(L, z.strs, val)
 		return 1
 	}
 }
@@ -510,7 +496,7 @@ func pushItem(L *lua.LState, strs *luabox.Boxer, it shdict.Item, found bool, err
 		L.Push(lua.LNil)
 		return 1
 	}
-	pushBoxed(L, strs, it.Value)
+	pushValue(L, strs, it.Value)
 	L.Push(luanum.Uint(uint64(it.Flags)))
 	if !withCAS {
 		return 2
