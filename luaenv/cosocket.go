@@ -144,7 +144,7 @@ func (s *Socket) markClosed() {
 
 func (s *Socket) attach(c net.Conn) {
 	s.setConn(c)
-	s.rdl, s.wdl = 0, time.Time{}
+	s.rdl, s.wdl = 0, 0
 	s.readClosed, s.eofReported, s.writeClosed, s.shutdown = false, false, false, false
 	s.closedReads = 0
 	s.rpos, s.rend = 0, 0
@@ -370,7 +370,7 @@ func cosockSSLHandshake(L *lua.LState) int {
 	}
 	tc.SetDeadline(time.Time{})
 	cs.setConn(tc)
-	cs.rdl, cs.wdl = 0, time.Time{}
+	cs.rdl, cs.wdl = 0, 0
 	if L.Get(2) == lua.LFalse {
 		L.Push(lua.LTrue)
 		return 1

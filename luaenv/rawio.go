@@ -152,14 +152,14 @@ func (s *Socket) connRead(p []byte) (int, error) {
 // before it tried.
 func (s *Socket) connWrite(p []byte) (int, error) {
 	if s.raw == nil {
-		s.setWriteDeadline(time.Now().Add(s.sendTimeout))
+		s.setWriteDeadline(monoNow().add(s.sendTimeout))
 		return s.conn.Write(p)
 	}
 	n, blocked, err := s.raw.tryWrite(p)
 	if !blocked || err != nil {
 		return n, err
 	}
-	s.conn.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+	s.conn.SetWriteDeadline(monoNow().add(s.sendTimeout).time())
 	m, err := s.raw.write(p[n:])
 	s.conn.SetWriteDeadline(time.Time{})
 	return n + m, err

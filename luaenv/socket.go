@@ -58,8 +58,8 @@ type Socket struct {
 	// sock:count_received and sock:count_sent.
 	recvCount, sentCount byteCount
 
-	rdl mono      // read deadline in force on conn (see setReadDeadline); 0 = none
-	wdl time.Time // write deadline in force on conn, when it has no descriptor
+	rdl mono // read deadline in force on conn (see setReadDeadline); 0 = none
+	wdl mono // write deadline in force on conn, when it has no descriptor
 
 	observe  func(server string, d time.Duration) // Config.ObserveRequest
 	server   string
@@ -405,17 +405,27 @@ func (m mono) time() time.Time { return monoBase.Add(time.Duration(m)) }
 // sixteenth of the timeout later than asked: a timeout fires between the
 // configured time and 1/16 after it, never before.
 func (s *Socket) setReadDeadline(want mono, timeout time.Duration) {
-	if want > s.rdl || s.rdl-want > mono(timeout/8) {
-		s.rdl = want.add(timeout / 16)
-		s.conn.SetReadDeadline(s.rdl.time())
+	if d, move := moveDeadline(s.rdl, want, timeout); move {
+		s.rdl = d
+		s.conn.SetReadDeadline(d.time())
 	}
 }
 
-func (s *Socket) setWriteDeadline(want time.Time) {
-	if want.After(s.wdl) || s.wdl.Sub(want) > s.sendTimeout/8 {
-		s.wdl = want.Add(s.sendTimeout / 16)
-		s.conn.SetWriteDeadline(s.wdl)
+// setWriteDeadline is setReadDeadline for writes, with the send timeout.
+func (s *Socket) setWriteDeadline(want mono) {
+	if d, move := moveDeadline(s.wdl, want, s.sendTimeout); move {
+		s.wdl = d
+		s.conn.SetWriteDeadline(d.time())
 	}
+}
+
+// moveDeadline applies the rule above to the deadline in force: it reports
+// whether to move it, and where to.
+func moveDeadline(inForce, want mono, timeout time.Duration) (mono, bool) {
+	if want > inForce || inForce-want > mono(timeout/8) {
+		return want.add(timeout / 16), true
+	}
+	return inForce, false
 }
 
 // receiveLine implements receive("*l").
