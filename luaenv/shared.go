@@ -604,15 +604,18 @@ func dictMcStore(L *lua.LState) int {
 	default:
 		L.RaiseError("unknown store command %q", cmd)
 	}
+	// The counters are checked before the store: a bad one raises with
+	// the dictionary unchanged.
+	calls, stored := optCounter(L, 7), optCounter(L, 8)
 	newCAS, forcible, err := z.d.Store(mode, key, val, ttl, flags, c)
-	if cnt := optCounter(L, 7); cnt != nil {
-		cnt.Add(1)
+	if calls != nil {
+		calls.Add(1)
 	}
 	if err != nil {
 		return pushStore(L, forcible, err)
 	}
-	if cnt := optCounter(L, 8); cnt != nil {
-		cnt.Add(1)
+	if stored != nil {
+		stored.Add(1)
 	}
 	pushStore(L, forcible, nil)
 	L.Push(z.strs.Number(float64(newCAS)))

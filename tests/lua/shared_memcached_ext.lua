@@ -69,7 +69,8 @@ t.eq(d:store("replace", "sc-absent", "w", 0, 0, nil, calls), false, "replace wit
 local _, _, sc_cas = d:gets("sc")
 t.ok(d:store("cas", "sc", "x", 0, 0, sc_cas, calls, stored), "cas with counters")
 t.eq(calls:get(), 4, "every store call counted") t.eq(stored:get(), 2, "only stores that stored")
-t.eq(pcall(d.store, d, "set", "sc", "v", 0, 0, nil, "not a counter"), false, "bad store counter raises")
+t.eq(pcall(d.store, d, "set", "sc", "changed", 0, 0, nil, calls, "not a counter"), false, "bad store counter raises")
+t.eq(d:get("sc"), "x", "and stores nothing") t.eq(calls:get(), 4, "nor counts")
 -- A store that stored also returns the cas unique the entry got.
 local sok, serr, sforc, scas = d:store("set", "sc2", "v", 0, 0)
 t.eq(sok, true, "store ok") t.eq(serr, nil, "no error") t.eq(sforc, false, "not forcible")
