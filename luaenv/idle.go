@@ -121,6 +121,9 @@ func (s *Socket) park() bool {
 		_, _, e := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return e != syscall.EAGAIN && e != syscall.EINTR
 	})
+	// Input is there: the next read should try at once, not wait for
+	// the read poller to say so.
+	s.drained = false
 	if err == nil {
 		return true
 	}

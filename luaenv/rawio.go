@@ -22,6 +22,7 @@ type rawConn struct {
 	// goroutines (a light thread writes while its parent waits in a
 	// read), so each direction keeps its call's state apart.
 	rd, wr rawCall
+	rc     syscall.RawConn
 }
 
 // rawCall is one direction's call in progress. Its step function and the
@@ -30,6 +31,7 @@ type rawCall struct {
 	p       []byte
 	n       int
 	errno   syscall.Errno
+	empty   int  // reads that found nothing and waited, for tests
 	nowait  bool // a write stops at a full send buffer instead of waiting
 	blocked bool // it did
 	step    func(fd uintptr) bool
@@ -47,7 +49,7 @@ func newRawConn(c net.Conn) *rawConn {
 	if err != nil {
 		return nil
 	}
-	r := &rawConn{}
+	r := &rawConn{rc: rc}
 	r.rd.step, r.rd.call = r.rd.doRead, rc.Read
 	r.wr.step, r.wr.call = r.wr.doWrite, rc.Write
 	return r
@@ -89,6 +91,7 @@ func (c *rawCall) doRead(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			c.empty++
 			return false // wait for the descriptor to become readable
 		default:
 			c.errno = e
@@ -135,12 +138,38 @@ func (c *rawCall) doWrite(fd uintptr) bool {
 	return true
 }
 
+// pollAfter is how many reads find the socket drained before a
+// connection goes on the read poller.
+const pollAfter = 3
+
 // connRead reads from s.conn, through its descriptor when it has one.
 func (s *Socket) connRead(p []byte) (int, error) {
-	if s.raw != nil {
-		return s.raw.read(p)
+	if s.raw == nil {
+		return s.conn.Read(p)
 	}
-	return s.conn.Read(p)
+	if r := s.preg; r != nil {
+		// The token is taken before every read (poller_linux.go): after a
+		// read that emptied the socket, by waiting for it. r.final is
+		// read after the token was last taken and is set before a token
+		// is left, so an end of stream that came before that take is
+		// seen here, and one after it leaves a token.
+		if s.drained && r.mayWait() {
+			select {
+			case <-r.tok:
+			case <-s.done:
+			}
+		} else {
+			select {
+			case <-r.tok:
+			default:
+			}
+		}
+	} else if s.drained && s.pollable {
+		s.register()
+	}
+	n, err := s.raw.read(p)
+	s.drained = err == nil && n < len(p)
+	return n, err
 }
 
 // connWrite writes all of p to s.conn within the send timeout, through its
@@ -171,7 +200,32 @@ func (s *Socket) connWrite(p []byte) (int, error) {
 func (s *Socket) setConn(c net.Conn) {
 	s.conn = c
 	s.raw = nil
+	s.unregister()
 	if c != nil {
 		s.raw = newRawConn(c)
 	}
+}
+
+// register puts s on the read poller, not on the first read that drains
+// its socket: a connection that makes a request or two and closes would
+// pay more for it (a system call, a timer) than the reads it saves.
+func (s *Socket) register() {
+	if s.emptyBefore++; s.emptyBefore < pollAfter {
+		return
+	}
+	s.pollable = false // one try
+	if p := readPoller(); p != nil {
+		if s.preg = p.register(s.raw.rc); s.preg != nil {
+			s.preg.arm(s.rdl)
+		}
+	}
+}
+
+// unregister takes s off the read poller.
+func (s *Socket) unregister() {
+	if s.preg != nil {
+		s.preg.p.release(s.preg)
+		s.preg = nil
+	}
+	s.drained = false
 }

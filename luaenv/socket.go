@@ -33,10 +33,16 @@ type Socket struct {
 	conn net.Conn // set with setConn
 	// raw does conn's reads and writes when it has a descriptor
 	// (rawio.go).
-	raw  *rawConn
-	cfg  *SocketConfig
-	done <-chan struct{} // closed when the server shuts down
-	vm   *vm
+	raw *rawConn
+	// A connection the host serves is put on the read poller once it
+	// has drained its socket (poller_linux.go).
+	pollable    bool
+	preg        *pollReg
+	drained     bool // the last read returned less than it asked for
+	emptyBefore int  // reads that drained the socket before it was put on the poller
+	cfg         *SocketConfig
+	done        <-chan struct{} // closed when the server shuts down
+	vm          *vm
 
 	rbuf       []byte
 	rpos, rend int
@@ -147,6 +153,7 @@ func (s *Socket) finish() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
+	s.unregister()
 }
 
 // errText maps Go network errors onto OpenResty's error strings.
@@ -408,6 +415,9 @@ func (s *Socket) setReadDeadline(want mono, timeout time.Duration) {
 	if d, move := moveDeadline(s.rdl, want, timeout); move {
 		s.rdl = d
 		s.conn.SetReadDeadline(d.time())
+		if s.preg != nil {
+			s.preg.arm(d)
+		}
 	}
 }
 
