@@ -18,16 +18,17 @@ import (
 // forgets the readiness the netpoller recorded, then reads, and only waits
 // when that read fails with EAGAIN. At one request per round trip that
 // empty read is a third of a request's syscalls; memcached skips it after
-// a short read and goes straight back to epoll. On machines where a system
-// call is dear (page-table isolation: ≈ 1.1 µs for a null call on the
-// bench machines, against 75 ns elsewhere) it was ≈ 9 % of the server's
-// CPU per request.
+// a short read and goes straight back to epoll. Where a system call is
+// dear (page-table isolation without PCID: ≈ 1.1 µs for a null call,
+// against 75 ns elsewhere) skipping it took 6 % off the server's CPU per
+// request (tests/bench/NOTES.md).
 //
 // So a busy connection's descriptor is also added, edge-triggered, to an
 // epoll set of our own, and one goroutine turns its events into tokens: a
 // channel of capacity one per connection. A reader takes the token before
 // every read syscall (waiting for it, or taking one that is there), so a
-// token present means input or an error arrived after the last read began.
+// token present means something happened on the socket since the last
+// read began.
 // After a read that returned less than it asked for (the socket was empty
 // when it ran), the next read waits for a token instead of trying.
 //
