@@ -14,7 +14,10 @@
 //     compiled once to a FunctionProto shared by all states.
 //  4. sock:receive reads through the Socket's buffer; sock:send appends to
 //     its output buffer, which is written when the next read would block,
-//     so pipelined requests are answered with one write.
+//     so pipelined requests are answered with one write. A busy
+//     connection whose reads empty its socket waits on the read poller
+//     (poller_linux.go) instead of first making a read that finds
+//     nothing.
 //  5. ngx.shared.NAME methods call straight into shdict.Dict, through
 //     hand-written bindings (no reflection on the request path).
 //  6. When the handler returns, errors or calls ngx.exit, output is flushed,
