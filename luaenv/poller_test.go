@@ -238,3 +238,42 @@ func TestReadPollerManyConnections(t *testing.T) {
 		t.Errorf("%d slots for at most 8 sockets at a time: freed slots are not reused", slots)
 	}
 }
+
+// A connection on the poller writes a single reply without yielding first
+// (it will not read after the write, so the yield could only batch
+// writes); after a batch, or off the poller, it still yields.
+func TestYieldBeforeWriteOnlyForBatches(t *testing.T) {
+	s, cli, _ := onPoller(t, time.Minute)
+	s.rbuf = make([]byte, 64)
+	off := &Socket{done: make(chan struct{}), rbuf: make([]byte, 64), readTimeout: time.Minute}
+	srv2, cli2 := tcpPair(t)
+	off.setConn(srv2)
+	cases := []struct {
+		name   string
+		s      *Socket
+		cli    net.Conn
+		served int
+		yields int
+	}{
+		{"one reply, on the poller", s, cli, 1, 0},
+		{"a batch, on the poller", s, cli, 2, 1},
+		{"one reply, off the poller", off, cli2, 1, 1},
+	}
+	for _, c := range cases {
+		c.s.served = c.served
+		c.s.wbuf = append(c.s.wbuf[:0], "reply"...)
+		before := c.s.yields
+		go func() {
+			b := make([]byte, 5)
+			io.ReadFull(c.cli, b)
+			c.cli.Write([]byte("next"))
+		}()
+		if e := c.s.fill(nil, monoNow().add(5*time.Second), 64); e != "" {
+			t.Fatalf("%s: fill: %s", c.name, e)
+		}
+		if got := c.s.yields - before; got != c.yields {
+			t.Errorf("%s: %d yields before writing, want %d", c.name, got, c.yields)
+		}
+		c.s.rpos, c.s.rend = 0, 0
+	}
+}
