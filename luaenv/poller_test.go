@@ -105,6 +105,14 @@ func onPoller(t *testing.T, timeout time.Duration) (*Socket, *net.TCPConn, chan 
 	if !s.drained {
 		t.Fatal("a one-byte read into eight bytes was not short")
 	}
+	// Registering a socket with input queues an event for it, which
+	// leaves a token after that input was read: take it, so the next
+	// read starts from a settled state.
+	time.Sleep(10 * time.Millisecond)
+	select {
+	case <-s.preg.tok:
+	default:
+	}
 	t.Cleanup(func() { s.setConn(nil) })
 	return s, cli, done
 }
@@ -156,6 +164,9 @@ func TestReadPollerWakes(t *testing.T) {
 	if n, err, _ := readWithin(t, s, 5*time.Second); n != 3 || err != nil {
 		t.Fatalf("read = %d, %v; want the 3 bytes sent", n, err)
 	}
+	if !s.waited {
+		t.Error("a read that waited for input does not say so (the yield rule reads it)")
+	}
 
 	s2, cli2, _ := onPoller(t, time.Minute)
 	go func() {
@@ -175,6 +186,9 @@ func TestReadPollerWakes(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // both events are in before the reads
 	if n, err, _ := readWithin(t, s4, 5*time.Second); n != 3 || err != nil {
 		t.Fatalf("read = %d, %v; want the 3 bytes sent", n, err)
+	}
+	if s4.waited {
+		t.Error("a read whose input was already there says it waited")
 	}
 	if _, err, _ := readWithin(t, s4, 5*time.Second); err != io.EOF {
 		t.Fatalf("read after data and close = %v, want EOF", err)
@@ -241,7 +255,9 @@ func TestReadPollerManyConnections(t *testing.T) {
 
 // A connection on the poller writes a single reply without yielding first
 // (it will not read after the write, so the yield could only batch
-// writes); after a batch, or off the poller, it still yields.
+// writes); after a batch, off the poller, or when the client's next
+// request was already waiting (so the connection would never yield), it
+// still yields.
 func TestYieldBeforeWriteOnlyForBatches(t *testing.T) {
 	s, cli, _ := onPoller(t, time.Minute)
 	s.rbuf = make([]byte, 64)
@@ -253,14 +269,16 @@ func TestYieldBeforeWriteOnlyForBatches(t *testing.T) {
 		s      *Socket
 		cli    net.Conn
 		served int
+		waited bool // the read before waited for input
 		yields int
 	}{
-		{"one reply, on the poller", s, cli, 1, 0},
-		{"a batch, on the poller", s, cli, 2, 1},
-		{"one reply, off the poller", off, cli2, 1, 1},
+		{"one reply, on the poller", s, cli, 1, true, 0},
+		{"a batch, on the poller", s, cli, 2, true, 1},
+		{"one reply to a client that is ahead", s, cli, 1, false, 1},
+		{"one reply, off the poller", off, cli2, 1, true, 1},
 	}
 	for _, c := range cases {
-		c.s.served = c.served
+		c.s.served, c.s.waited = c.served, c.waited
 		c.s.wbuf = append(c.s.wbuf[:0], "reply"...)
 		before := c.s.yields
 		go func() {

@@ -153,10 +153,16 @@ func (s *Socket) connRead(p []byte) (int, error) {
 		// read after the token was last taken and is set before a token
 		// is left, so an end of stream that came before that take is
 		// seen here, and one after it leaves a token.
+		s.waited = false
 		if s.drained && r.mayWait() {
 			select {
 			case <-r.tok:
-			case <-s.done:
+			default:
+				s.waited = true
+				select {
+				case <-r.tok:
+				case <-s.done:
+				}
 			}
 		} else {
 			select {

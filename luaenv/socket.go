@@ -39,6 +39,7 @@ type Socket struct {
 	pollable    bool
 	preg        *pollReg
 	drained     bool // the last read returned less than it asked for
+	waited      bool // the last read waited for the poller's token
 	emptyBefore int  // reads that drained the socket before it was put on the poller
 	cfg         *SocketConfig
 	done        <-chan struct{} // closed when the server shuts down
@@ -213,12 +214,16 @@ func (s *Socket) fillFor(L *lua.LState, deadline mono, timeout time.Duration, li
 		// latency fair across connections (tests/bench/NOTES.md). With
 		// nothing else runnable it returns at once.
 		//
-		// Not for a single reply on a connection on the read poller: it
-		// will not read after writing (it waits for the poller's token),
-		// so the yield can only batch writes, and for one reply that is
-		// worth less than the trip through the scheduler (−4 % CPU per
-		// request and a lower p99 at one request per round trip).
-		if s.served > 1 || s.preg == nil {
+		// Not for a single reply on a connection on the read poller whose
+		// last read had to wait for input: it will not read after writing
+		// (it waits for the poller's token), so the yield can only batch
+		// writes, and for one reply that is worth less than the trip
+		// through the scheduler (−4 % CPU per request and a lower p99 at
+		// one request per round trip). A client whose next request was
+		// already there when we read is ahead of us, and a connection
+		// serving it one request per read would otherwise never give
+		// the others their turn.
+		if s.served > 1 || s.preg == nil || !s.waited {
 			s.yields++
 			runtime.Gosched()
 		}
