@@ -138,10 +138,6 @@ func (c *rawCall) doWrite(fd uintptr) bool {
 	return true
 }
 
-// pollAfter is how many reads find the socket drained before a
-// connection goes on the read poller.
-const pollAfter = 3
-
 // connRead reads from s.conn, through its descriptor when it has one.
 func (s *Socket) connRead(p []byte) (int, error) {
 	if s.raw == nil {
@@ -211,6 +207,10 @@ func (s *Socket) setConn(c net.Conn) {
 		s.raw = newRawConn(c)
 	}
 }
+
+// pollAfter is how many reads find the socket drained before a
+// connection goes on the read poller.
+const pollAfter = 3
 
 // register puts s on the read poller, not on the first read that drains
 // its socket: a connection that makes a request or two and closes would
