@@ -3,6 +3,7 @@
 package luaenv
 
 import (
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -169,7 +170,7 @@ func (r *pollReg) post() {
 // it (the connection then reads as before).
 func (p *poller) register(rc syscall.RawConn) *pollReg {
 	r := &pollReg{p: p, tok: make(chan struct{}, 1)}
-	r.timer = time.AfterFunc(time.Duration(1<<63-1), r.post)
+	r.timer = time.AfterFunc(math.MaxInt64, r.post) // armed by arm
 	p.mu.Lock()
 	if n := len(p.free); n > 0 {
 		r.idx = p.free[n-1]

@@ -69,7 +69,7 @@ func TestReadPollerSkipsEmptyReads(t *testing.T) {
 	}
 
 	srv, cli = tcpPair(t)
-	on := &Socket{done: make(chan struct{}), pollable: true}
+	on := &Socket{done: make(chan struct{}), pollIn: pollAfter}
 	on.setConn(srv)
 	t.Cleanup(func() { on.setConn(nil) })
 	if e, err = pingPong(on, cli, n); err != nil {
@@ -93,7 +93,7 @@ func onPoller(t *testing.T, timeout time.Duration) (*Socket, *net.TCPConn, chan 
 	t.Helper()
 	srv, cli := tcpPair(t)
 	done := make(chan struct{})
-	s := &Socket{done: done, pollable: true, readTimeout: timeout}
+	s := &Socket{done: done, pollIn: pollAfter, readTimeout: timeout}
 	s.setConn(srv)
 	buf := make([]byte, 8)
 	for s.preg == nil {
@@ -231,7 +231,7 @@ func TestReadPollerManyConnections(t *testing.T) {
 			defer wg.Done()
 			for round := 0; round < 5; round++ {
 				srv, cli := tcpPair(t)
-				s := &Socket{done: make(chan struct{}), pollable: true}
+				s := &Socket{done: make(chan struct{}), pollIn: pollAfter}
 				s.setConn(srv)
 				if _, err := pingPong(s, cli, 40); err != nil {
 					t.Error(err)

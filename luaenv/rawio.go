@@ -166,7 +166,7 @@ func (s *Socket) connRead(p []byte) (int, error) {
 			default:
 			}
 		}
-	} else if s.drained && s.pollable {
+	} else if s.drained && s.pollIn > 0 {
 		s.register()
 	}
 	n, err := s.raw.read(p)
@@ -216,10 +216,9 @@ const pollAfter = 3
 // its socket: a connection that makes a request or two and closes would
 // pay more for it (a system call, a timer) than the reads it saves.
 func (s *Socket) register() {
-	if s.emptyBefore++; s.emptyBefore < pollAfter {
+	if s.pollIn--; s.pollIn > 0 {
 		return
 	}
-	s.pollable = false // one try
 	if p := readPoller(); p != nil {
 		if s.preg = p.register(s.raw.rc); s.preg != nil {
 			s.preg.arm(s.rdl)

@@ -34,16 +34,16 @@ type Socket struct {
 	// raw does conn's reads and writes when it has a descriptor
 	// (rawio.go).
 	raw *rawConn
-	// A connection the host serves is put on the read poller once it
-	// has drained its socket (poller_linux.go).
-	pollable    bool
-	preg        *pollReg
-	drained     bool // the last read returned less than it asked for
-	waited      bool // the last read waited for the poller's token
-	emptyBefore int  // reads that drained the socket before it was put on the poller
-	cfg         *SocketConfig
-	done        <-chan struct{} // closed when the server shuts down
-	vm          *vm
+	// A connection the host serves is put on the read poller once reads
+	// have drained its socket pollIn times (poller_linux.go); 0 for
+	// other sockets, and once it has been tried.
+	pollIn  int
+	preg    *pollReg
+	drained bool // the last read returned less than it asked for
+	waited  bool // the last read waited for the poller's token
+	cfg     *SocketConfig
+	done    <-chan struct{} // closed when the server shuts down
+	vm      *vm
 
 	rbuf       []byte
 	rpos, rend int

@@ -216,7 +216,7 @@ func (e *ScriptError) Error() string { return e.Message }
 // between.
 func (e *Env) Handle(ctx context.Context, c net.Conn, en Entry, server string) error {
 	sock := newSocket(c, &e.cfg.Socket, ctx.Done())
-	sock.pollable = true
+	sock.pollIn = pollAfter
 	sock.observe, sock.server = e.cfg.ObserveRequest, server
 	cs := &connState{sock: sock, serial: e.serial.Add(1), start: time.Now(), server: server}
 	var err error
