@@ -118,7 +118,7 @@ func onPoller(t *testing.T, timeout time.Duration) (*Socket, *net.TCPConn, chan 
 }
 
 // readWithin reads once on s, failing the test if that takes over limit.
-func readWithin(t *testing.T, s *Socket, limit time.Duration) (int, error, time.Duration) {
+func readWithin(t *testing.T, s *Socket, limit time.Duration) (int, time.Duration, error) {
 	t.Helper()
 	type res struct {
 		n   int
@@ -132,10 +132,10 @@ func readWithin(t *testing.T, s *Socket, limit time.Duration) (int, error, time.
 	}()
 	select {
 	case r := <-got:
-		return r.n, r.err, time.Since(start)
+		return r.n, time.Since(start), r.err
 	case <-time.After(limit):
 		t.Fatalf("read still waiting after %v", limit)
-		return 0, nil, 0
+		return 0, 0, nil
 	}
 }
 
@@ -145,7 +145,7 @@ func TestReadPollerDeadline(t *testing.T) {
 	const timeout = 150 * time.Millisecond
 	s, _, _ := onPoller(t, timeout)
 	s.setReadDeadline(monoNow().add(timeout), timeout)
-	_, err, el := readWithin(t, s, 5*time.Second)
+	_, el, err := readWithin(t, s, 5*time.Second)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read = %v, want a timeout", err)
 	}
@@ -161,7 +161,7 @@ func TestReadPollerWakes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		cli.Write([]byte("abc"))
 	}()
-	if n, err, _ := readWithin(t, s, 5*time.Second); n != 3 || err != nil {
+	if n, _, err := readWithin(t, s, 5*time.Second); n != 3 || err != nil {
 		t.Fatalf("read = %d, %v; want the 3 bytes sent", n, err)
 	}
 	if !s.waited {
@@ -173,7 +173,7 @@ func TestReadPollerWakes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		cli2.Close()
 	}()
-	if _, err, _ := readWithin(t, s2, 5*time.Second); err != io.EOF {
+	if _, _, err := readWithin(t, s2, 5*time.Second); err != io.EOF {
 		t.Fatalf("read after the peer closed = %v, want EOF", err)
 	}
 
@@ -184,13 +184,13 @@ func TestReadPollerWakes(t *testing.T) {
 	cli4.Write([]byte("abc"))
 	cli4.Close()
 	time.Sleep(50 * time.Millisecond) // both events are in before the reads
-	if n, err, _ := readWithin(t, s4, 5*time.Second); n != 3 || err != nil {
+	if n, _, err := readWithin(t, s4, 5*time.Second); n != 3 || err != nil {
 		t.Fatalf("read = %d, %v; want the 3 bytes sent", n, err)
 	}
 	if s4.waited {
 		t.Error("a read whose input was already there says it waited")
 	}
-	if _, err, _ := readWithin(t, s4, 5*time.Second); err != io.EOF {
+	if _, _, err := readWithin(t, s4, 5*time.Second); err != io.EOF {
 		t.Fatalf("read after data and close = %v, want EOF", err)
 	}
 
@@ -201,7 +201,7 @@ func TestReadPollerWakes(t *testing.T) {
 		close(done)
 		s3.conn.SetReadDeadline(time.Now())
 	}()
-	if _, err, _ := readWithin(t, s3, 5*time.Second); errText(err, done) != "closed" {
+	if _, _, err := readWithin(t, s3, 5*time.Second); errText(err, done) != "closed" {
 		t.Fatalf("read at shutdown = %v, want closed", err)
 	}
 }
