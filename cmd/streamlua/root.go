@@ -304,6 +304,12 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		return err
 	}
 	startProfiling(log)
+	// SIGUSR1 is caught from here on, before any port opens: its default
+	// action kills the process, and a client (or a test) may send it as
+	// soon as the port answers. openSnapshot handles what arrives.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	maxLine, err := parseSize(o.maxLine)
 	if err != nil {
 		return fmt.Errorf("--max-line: %v", err)
@@ -387,7 +393,7 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	}
 	pacer := startGCPacer(floor, floorSource, log)
 	defer pacer.close()
-	snap, err := openSnapshot(o.snapshot, dicts, log)
+	snap, err := openSnapshot(o.snapshot, dicts, usr1, log)
 	if err != nil {
 		return err
 	}

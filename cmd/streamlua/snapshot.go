@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,17 +114,17 @@ type snapshotter struct {
 // serve refuses to start rather than run with part of the data and then
 // overwrite the file at shutdown. With an empty path nothing is loaded or
 // saved, and SIGUSR1 is only logged: left to its default, that signal
-// would kill the process.
-func openSnapshot(path string, dicts []*shdict.Dict, log *slog.Logger) (*snapshotter, error) {
+// would kill the process. usr1 is already subscribed to SIGUSR1 (from
+// before the listeners were bound).
+func openSnapshot(path string, dicts []*shdict.Dict, usr1 chan os.Signal, log *slog.Logger) (*snapshotter, error) {
 	s := &snapshotter{path: path, dicts: dicts, log: log}
 	if path != "" {
 		if err := s.load(); err != nil {
 			return nil, err
 		}
 	}
-	s.usr1 = make(chan os.Signal, 1)
+	s.usr1 = usr1
 	s.done = make(chan struct{})
-	signal.Notify(s.usr1, syscall.SIGUSR1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
