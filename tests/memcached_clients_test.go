@@ -348,10 +348,15 @@ func TestMemcachedWrappedGet(t *testing.T) {
 		t.Fatalf("got %q, want %q\nlog:\n%s", got, want, sl.Logs())
 	}
 	// Swapping the handler in the middle of a connection takes effect on
-	// its next line, both ways.
+	// its next line, both ways. The count is the Lua state's own, and
+	// this connection may get a fresh state (the first one's may not be
+	// back in the pool yet), so it starts from whatever the first reply
+	// says.
 	got = roundTrip(t, sl.Addr, "get a\r\nplain\r\nget a\r\nwrap\r\nget a\r\n", 2*time.Second)
-	want = "CALLS 4\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nCALLS 5\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
-	if got != want {
+	var n int
+	fmt.Sscanf(got, "CALLS %d\r\n", &n)
+	want = fmt.Sprintf("CALLS %d\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nCALLS %d\r\nVALUE a 0 1\r\nx\r\nEND\r\n", n, n+1)
+	if n < 1 || got != want {
 		t.Fatalf("swapping get mid-connection: got %q, want %q", got, want)
 	}
 }
