@@ -174,10 +174,31 @@ func startProc(t testing.TB, addr string, name string, args ...string) *Proc {
 }
 
 // startStreamlua runs `streamlua serve --listen 127.0.0.1:PORT` plus args.
+// It returns once the server logs "serving": serve binds its listeners
+// before it sets the memory limit and GC pacing, loads the snapshot and
+// subscribes to signals (connections wait in the backlog meanwhile), so
+// the port answering does not yet mean those are done and logged. With a
+// log level above info that line is not written, and the port suffices.
 func startStreamlua(t testing.TB, args ...string) *Proc {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	return startProc(t, addr, streamluaBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
+	p := startProc(t, addr, streamluaBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
+	for i, a := range args {
+		if a == "--log-level" && i+1 < len(args) && args[i+1] != "info" && args[i+1] != "debug" {
+			return p
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		logs := p.Logs()
+		if strings.Contains(logs, "msg=serving listen=") || strings.Contains(logs, `"msg":"serving","listen"`) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streamlua did not log \"serving\": %s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // startMemcached runs the real memcached (the reference) on a free port.

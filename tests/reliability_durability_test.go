@@ -256,10 +256,9 @@ func TestRelSnapshotRestartUnderLoad(t *testing.T) {
 		t.Fatalf("only %d stores acknowledged", len(acks))
 	}
 	p2 := startStreamlua(t, args...)
-	// The port opens before the snapshot is loaded (connections wait in
-	// the backlog until serving starts), so the line may come a little
-	// after the port answers.
-	waitFor(t, "snapshot loaded", func() bool { return strings.Contains(p2.Logs(), "snapshot loaded") })
+	if !strings.Contains(p2.Logs(), "snapshot loaded") {
+		t.Fatalf("snapshot not loaded:\n%s", p2.Logs())
+	}
 	if missing := relReadBack(t, p2.Addr, acks); missing != 0 {
 		t.Fatalf("%d of %d acknowledged keys lost across the restart", missing, len(acks))
 	}
