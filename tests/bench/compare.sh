@@ -277,6 +277,32 @@ table() { # PHASE WORKLOAD...
 	done
 }
 
+# has_run PHASE NAME: whether every repeat of that workload left its JSON.
+has_run() { [[ -f "$OUT/$1.$2.b.1.json" ]]; }
+
+# scaling_summary: the two-core throughput of the server under test against
+# its pinned one-core throughput at 16 in flight, and the most that ratio can
+# be on this machine while the generator shares both cores: with the server
+# costing on two cores what it costs on one (s1 µs of CPU a request) and the
+# generator what it costs on its own core (g1), two fully busy cores serve
+# 2 / (s1 + g1) requests a µs, so two-core / one-core <= 2 s1 / (s1 + g1).
+scaling_summary() {
+	has_run pinned text-p16 && has_run scaled text-p16 || return 0
+	local one two s1 g1 ratio ceiling
+	one=$(field pinned text-p16 b "$M_OPS" | median)
+	two=$(field scaled text-p16 b "$M_OPS" | median)
+	s1=$(field pinned text-p16 b "$M_CPU" | median)
+	g1=$(field pinned text-p16 b '.client_cpu_us_per_op' | median)
+	ratio=$(LC_NUMERIC=C awk -v a="$one" -v b="$two" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "nan" }')
+	ceiling=$(LC_NUMERIC=C awk -v s="$s1" -v g="$g1" 'BEGIN { if (s + g > 0) printf "%.2f", 2 * s / (s + g); else print "nan" }')
+	echo
+	LC_NUMERIC=C printf 'text-p16, %s on two cores / on one: **%s×** (%s / %s ops/s). ' \
+		"$B_LABEL" "$ratio" "$(group "$two")" "$(group "$one")"
+	LC_NUMERIC=C printf 'Ceiling while the generator shares the cores: 2 × %.2f / (%.2f + %.2f) = %s× ' \
+		"$s1" "$s1" "$g1" "$ceiling"
+	echo "(server CPU/op as on one core, the generator's as on its own core, both cores always busy)."
+}
+
 # --- run ------------------------------------------------------------------
 START=$(date +%s)
 echo "compare.sh: $B_LABEL vs $A_LABEL, ${DURATION} s × $REPEATS runs per workload" >&2
@@ -300,6 +326,7 @@ if [[ "$SCALING" == 1 ]]; then
 	echo "### Scaling: memcached -t 2 vs streamlua GOMAXPROCS=2, nothing pinned (generator shares both cores)"
 	echo
 	table scaled "${SCALED[@]}"
+	scaling_summary
 fi
 echo
 echo "Ratios are $B_LABEL / $A_LABEL: the median of the per-repeat ratios (each repeat runs both servers back to back)."
