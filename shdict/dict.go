@@ -174,7 +174,8 @@ func expiresAt(c *opctx, ttl time.Duration) int64 {
 
 // Get returns the live item under key. A miss, an expired entry and a flushed
 // entry all give found=false with a nil error; a list gives ErrIsList. A hit
-// moves the entry to the most recently used end.
+// moves the entry to the most recently used end and marks it fetched
+// (MarkFetched; the item reports the marks from before).
 func (d *Dict) Get(key string) (it Item, found bool, err error) {
 	s, c, _, i, err := d.open(key)
 	if err != nil {
@@ -191,6 +192,7 @@ func (d *Dict) Get(key string) (it Item, found bool, err error) {
 		return Item{}, false, ErrIsList
 	}
 	it = sl.item(&c)
+	sl.marks |= MarkFetched
 	s.mu.Unlock()
 	return it, true, nil
 }
@@ -217,6 +219,7 @@ func (d *Dict) GetStale(key string) (it Item, stale bool, found bool, err error)
 		return Item{}, false, false, ErrIsList
 	}
 	it, stale = sl.item(&c), c.dead(sl)
+	sl.marks |= MarkFetched
 	s.mu.Unlock()
 	return it, stale, true, nil
 }
@@ -230,15 +233,21 @@ const (
 	StoreAdd                      // absent, expired or flushed: Add
 	StoreReplace                  // live: Replace
 	StoreCAS                      // live, with the given cas: CompareAndSwap
+	// StoreCASStale is StoreCAS that, when the given cas is older (lower,
+	// but not 0, which never matches) than the entry's, still stores the
+	// value, but marked stale, with the entry's expiry and token mark kept
+	// (memcached's ms with C and I: a slow writer's value is kept as a
+	// stale one instead of failing).
+	StoreCASStale
 )
 
 // Store is Set, Add, Replace or CompareAndSwap, as mode says (cas is used by
-// StoreCAS only), that also returns the cas unique the stored entry got:
+// StoreCAS and StoreCASStale only), that also returns the cas unique the stored entry got:
 // memcached's binary protocol answers every store with it, and reading it
 // back afterwards would be a second lookup that another client's store
 // could slip in front of.
 func (d *Dict) Store(mode StoreMode, key string, v Value, ttl time.Duration, flags uint32, cas uint64) (newCAS uint64, forcible bool, err error) {
-	if mode > StoreCAS {
+	if mode > StoreCASStale {
 		return 0, false, ErrBadMode
 	}
 	return d.store(key, v, ttl, flags, mode, true, cas)
@@ -304,6 +313,10 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 	s.purge(&c)
 	i := s.find(h, key)
 	live := i != nilSlot && !c.dead(s.at(i))
+	// A new value starts unmarked, except a stale one (StoreCASStale).
+	var marks Marks
+	var stale bool
+	var staleExp int64
 	switch mode {
 	case StoreAdd:
 		if live {
@@ -314,16 +327,23 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 		if !live {
 			return 0, false, ErrNotFound
 		}
-	case StoreCAS:
+	case StoreCAS, StoreCASStale:
 		if !live {
 			return 0, false, ErrNotFound
 		}
-		if s.at(i).cas != cas {
-			s.bump(i)
-			return 0, false, ErrExists
+		if old := s.at(i); old.cas != cas {
+			if mode != StoreCASStale || cas == 0 || cas > old.cas {
+				s.bump(i)
+				return 0, false, ErrExists
+			}
+			stale, staleExp = true, old.expires
+			marks = MarkStale | old.marks&MarkToken
 		}
 	}
-	exp := expiresAt(&c, ttl)
+	exp := staleExp
+	if !stale {
+		exp = expiresAt(&c, ttl)
+	}
 	if i != nilSlot {
 		sl := s.at(i)
 		n := int(sl.klen) + vlen
@@ -334,7 +354,7 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 			}
 			sl.buf = sl.buf[:n]
 			sl.setValue(v)
-			sl.flags, sl.expires, sl.cas = flags, exp, d.nextCAS()
+			sl.flags, sl.expires, sl.cas, sl.marks = flags, exp, d.nextCAS(), marks
 			s.bump(i)
 			return sl.cas, false, nil
 		}
@@ -349,7 +369,7 @@ func (d *Dict) store(key string, v Value, ttl time.Duration, flags uint32, mode 
 	}
 	sl := s.at(i)
 	sl.setValue(v)
-	sl.flags, sl.expires, sl.cas = flags, exp, d.nextCAS()
+	sl.flags, sl.expires, sl.cas, sl.marks = flags, exp, d.nextCAS(), marks
 	return sl.cas, forcible, nil
 }
 
@@ -458,7 +478,7 @@ func (d *Dict) incr(key string, step float64, hasInit bool, init float64, initTT
 	}
 	sl := s.at(i)
 	sl.setValue(v)
-	sl.flags, sl.expires, sl.cas = 0, exp, d.nextCAS()
+	sl.flags, sl.expires, sl.cas, sl.marks = 0, exp, d.nextCAS(), 0
 	s.bump(i)
 	return v.Num, forcible, nil
 }
@@ -777,7 +797,8 @@ func (d *Dict) pend(key, data string, front bool) (bool, error) {
 	} else {
 		copy(v[old:], data)
 	}
-	s.at(i).cas = d.nextCAS()
+	// memcached builds a new item for the longer value: its marks start over.
+	s.at(i).cas, s.at(i).marks = d.nextCAS(), 0
 	return forcible, nil
 }
 
@@ -825,6 +846,9 @@ func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) 
 			return 0, err
 		}
 		sl = s.at(i)
+		// memcached rewrites a number that still fits in place, keeping the
+		// item's marks, and builds a new item for a longer one.
+		sl.marks = 0
 	}
 	sl.own()
 	v := sl.value()
@@ -870,9 +894,12 @@ func (d *Dict) touch(key string, ttl time.Duration, get bool) (Item, bool, error
 	sl.expires = expiresAt(&c, ttl)
 	s.bump(i)
 	if !get {
+		sl.marks |= MarkFetched
 		return Item{}, true, nil
 	}
-	return sl.item(&c), true, nil
+	it := sl.item(&c)
+	sl.marks |= MarkFetched
+	return it, true, nil
 }
 
 // Stats is a point-in-time snapshot (for memcached's stats and metrics).

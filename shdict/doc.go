@@ -112,6 +112,11 @@
 //     stored length as memcached 1.6 does);
 //   - Touch and GetAndTouch (touch, gat), which keep the CAS;
 //   - FlushAllAfter, memcached's delayed flush_all;
+//   - Marks, memcached's per-item bits (fetched, recache token handed out,
+//     stale), with Fetch (mg: read, vivify a miss, touch and win the token
+//     in one step), Invalidate (md I: keep the value as a stale one) and
+//     StoreCASStale (ms I: an older writer's value stored as stale), which
+//     give memcached's stale-while-revalidate its one-winner guarantee;
 //   - negative ttls, Stats, Range and RangeLists (snapshots), and
 //     Options.MaxEvictions.
 package shdict

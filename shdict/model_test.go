@@ -27,6 +27,7 @@ type mEntry struct {
 	exp     int64
 	cas     uint64
 	flushed bool
+	marks   Marks
 }
 
 type model struct {
@@ -102,7 +103,7 @@ func (m *model) expiry(ttl time.Duration) int64 {
 }
 
 func (m *model) item(e *mEntry) Item {
-	it := Item{Value: e.val, Flags: e.flags, CAS: e.cas, ExpiresAt: e.exp}
+	it := Item{Value: e.val, Flags: e.flags, CAS: e.cas, ExpiresAt: e.exp, Marks: e.marks}
 	if e.flushed {
 		it.ExpiresAt = 1
 	}
@@ -138,6 +139,7 @@ func (m *model) get(k string, stale bool) string {
 	if e.isList {
 		return res(ErrIsList)
 	}
+	defer func() { e.marks |= MarkFetched }()
 	if stale {
 		return fmt.Sprintf("%v stale=%v", m.item(e), m.dead(e))
 	}
@@ -155,20 +157,26 @@ func (m *model) store(k string, v Value, ttl time.Duration, flags uint32, mode S
 	m.purge()
 	_, e := m.find(k)
 	live := e != nil && !m.dead(e)
+	casMode := mode == StoreCAS || mode == StoreCASStale
+	stale := mode == StoreCASStale && live && cas != 0 && cas < e.cas
 	switch {
 	case mode == StoreAdd && live:
 		m.bump(k)
 		return res(ErrExists)
-	case (mode == StoreReplace || mode == StoreCAS) && !live:
+	case (mode == StoreReplace || casMode) && !live:
 		return res(ErrNotFound)
-	case mode == StoreCAS && e.cas != cas:
+	case casMode && e.cas != cas && !stale:
 		m.bump(k)
 		return res(ErrExists)
+	}
+	n := &mEntry{key: k, val: v, flags: flags, exp: m.expiry(ttl)}
+	if stale {
+		n.exp, n.marks = e.exp, MarkStale|e.marks&MarkToken
 	}
 	if e != nil {
 		m.remove(k)
 	}
-	e = &mEntry{key: k, val: v, flags: flags, exp: m.expiry(ttl)}
+	e = n
 	m.modified(e)
 	m.lru = append(m.lru, e)
 	return "ok"
@@ -380,6 +388,7 @@ func (m *model) pend(k, data string, front bool) string {
 	} else {
 		e.val.Str += data
 	}
+	e.marks = 0
 	m.modified(e)
 	return "ok"
 }
@@ -411,6 +420,9 @@ func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
 		cur -= delta
 	}
 	s := strconv.FormatUint(cur, 10)
+	if len(s) > len(e.val.Str) {
+		e.marks = 0 // a longer number is a new item in memcached
+	}
 	if len(s) < len(e.val.Str) {
 		s += strings.Repeat(" ", len(e.val.Str)-len(s))
 	}
@@ -438,10 +450,93 @@ func (m *model) touch(k string, ttl time.Duration, get bool) string {
 		return res(ErrIsList)
 	}
 	e.exp = m.expiry(ttl)
+	defer func() { e.marks |= MarkFetched }()
 	if get {
 		return fmt.Sprint(m.item(e))
 	}
 	return "ok"
+}
+
+func (m *model) fetch(k string, o FetchOptions) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	created := false
+	if e == nil || m.dead(e) {
+		if !o.has(StepVivify) {
+			return "miss"
+		}
+		if e != nil {
+			m.remove(k)
+		}
+		e = &mEntry{key: k, val: String("")}
+		m.modified(e)
+		m.lru = append(m.lru, e)
+		created = true
+	}
+	if e.isList {
+		m.bump(k)
+		return res(ErrIsList)
+	}
+	prev, held, won := e.exp, e.marks&MarkToken != 0, false
+	for _, st := range o.Steps {
+		switch st {
+		case StepTouch:
+			e.exp = m.expiry(o.TouchTTL)
+		case StepVivify:
+			if created {
+				e.exp = m.expiry(o.VivifyTTL)
+				won = true
+			}
+		case StepRecache:
+			left := int64(math.Ceil(float64(e.exp-m.now) / 1000))
+			if !held && !created && e.exp != 0 && o.RecacheTTL > 0 && left*1000 < o.RecacheTTL.Milliseconds() {
+				won = true
+			}
+		}
+	}
+	if e.marks&MarkStale != 0 && !held {
+		won = true
+	}
+	var prevTTL time.Duration
+	if prev != 0 {
+		prevTTL = time.Duration(prev-m.now) * time.Millisecond
+	}
+	out := fmt.Sprintf("%v created=%v won=%v prev=%v", m.item(e), created, won, prevTTL)
+	if won {
+		e.marks |= MarkToken
+	}
+	if !o.NoBump {
+		m.bump(k)
+		e.marks |= MarkFetched
+	}
+	return out
+}
+
+func (m *model) invalidate(k string, o InvalidateOptions) string {
+	if err := validKey(k); err != nil {
+		return res(err)
+	}
+	m.begin()
+	m.purge()
+	_, e := m.find(k)
+	switch {
+	case e == nil || m.dead(e):
+		return res(ErrNotFound)
+	case e.isList:
+		return res(ErrIsList)
+	case o.CheckCAS && e.cas != o.CAS:
+		return res(ErrExists)
+	}
+	if o.SetTTL {
+		e.exp = m.expiry(o.TTL)
+	}
+	e.marks = e.marks&^MarkToken | MarkStale
+	m.modified(e)
+	return fmt.Sprintf("cas=%d", e.cas)
 }
 
 func res(err error) string { return "err:" + err.Error() }
@@ -480,6 +575,7 @@ var (
 	fuzzNums    = []float64{0, 1, -1, 2.5, 1e300, math.Inf(-1)}
 	fuzzTTLs    = []time.Duration{0, 0, time.Millisecond, 500 * time.Microsecond, time.Second, 2 * time.Second, 1500 * time.Millisecond, -time.Second, -time.Nanosecond}
 	fuzzDeltas  = []uint64{0, 1, 2, 100, math.MaxUint64}
+	fuzzRecache = []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, -time.Second}
 )
 
 func pick[T any](r *fuzzRun, s []T) T { return s[int(r.byte())%len(s)] }
@@ -507,7 +603,7 @@ func (r *fuzzRun) value() Value {
 
 func (r *fuzzRun) step() (op, got, want string) {
 	d, m := r.d, r.m
-	switch code := r.byte() % 30; code {
+	switch code := r.byte() % 33; code {
 	case 0:
 		k := r.key()
 		it, ok, err := d.Get(k)
@@ -663,6 +759,46 @@ func (r *fuzzRun) step() (op, got, want string) {
 		r.clk.advance(dur)
 		m.now += dur.Milliseconds()
 		return "advance", "", ""
+	case 29:
+		k := r.key()
+		var o FetchOptions
+		for i := range o.Steps {
+			o.Steps[i] = FetchStep(r.byte() % 4)
+		}
+		o.TouchTTL, o.VivifyTTL, o.RecacheTTL = pick(r, fuzzTTLs), pick(r, fuzzTTLs), pick(r, fuzzRecache)
+		o.NoBump = r.byte()%4 == 0
+		it, res, ok, err := d.Fetch(k, o)
+		got := flat(err, ifs(ok, fmt.Sprintf("%v created=%v won=%v prev=%v", it, res.Created, res.Won, res.PrevTTL), "miss"))
+		return fmt.Sprintf("fetch %s %+v", k, o), got, m.fetch(k, o)
+	case 30:
+		k := r.key()
+		o := InvalidateOptions{CheckCAS: r.byte()%2 == 0, SetTTL: r.byte()%2 == 0, TTL: pick(r, fuzzTTLs)}
+		if _, e := m.find(k); e != nil {
+			o.CAS = e.cas
+		}
+		o.CAS += uint64(r.byte() % 2)
+		cas, err := d.Invalidate(k, o)
+		return fmt.Sprintf("invalidate %s %+v", k, o), flat(err, fmt.Sprintf("cas=%d", cas)), m.invalidate(k, o)
+	case 31:
+		// StoreCASStale with the entry's cas, one newer, or one older.
+		k, v, ttl, flags := r.key(), r.value(), pick(r, fuzzTTLs), uint32(r.byte()%3)
+		var cas uint64
+		if _, e := m.find(k); e != nil {
+			cas = e.cas
+		}
+		cas = cas + 1 - min(cas, uint64(r.byte()%3))
+		newCAS, forcible, err := d.Store(StoreCASStale, k, v, ttl, flags, cas)
+		if forcible {
+			return "store", "forcible", "no eviction"
+		}
+		got, want := flat(err, "ok"), m.store(k, v, ttl, flags, StoreCASStale, cas)
+		if err == nil {
+			if _, e := m.find(k); e != nil {
+				got += fmt.Sprintf(" cas=%d", newCAS)
+				want += fmt.Sprintf(" cas=%d", e.cas)
+			}
+		}
+		return fmt.Sprintf("Store(4) %s %v ttl=%v cas=%d", k, v, ttl, cas), got, want
 	default:
 		return "stats", fmt.Sprint(d.Stats().Items), fmt.Sprint(len(m.lru))
 	}
@@ -736,7 +872,8 @@ func TestModelRandom(t *testing.T) {
 	// proves little.
 	for _, op := range []string{"get", "get_stale", "store(0,safe=false)", "store(0,safe=true)", "store(1,safe=false)",
 		"store(2,safe=false)", "store(3,safe=false)", "Store(0)", "Store(1)", "Store(2)", "Store(3)", "delete", "incr", "incr_init", "push(11)", "push(12)", "pop", "llen",
-		"ttl", "expire", "flush_expired", "keys", "pend", "incr_decimal", "touch", "gat", "stats"} {
+		"ttl", "expire", "flush_expired", "keys", "pend", "incr_decimal", "touch", "gat", "stats",
+		"fetch", "invalidate", "Store(4)"} {
 		if total[op] == 0 {
 			t.Errorf("no successful %s in any sequence", op)
 		}

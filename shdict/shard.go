@@ -31,8 +31,9 @@ type slot struct {
 	next    int32 // LRU neighbour towards the least recently used end; free-list link
 	_       int32 // keeps a slot at 64 bytes, one cache line in an aligned page
 	klen    uint16
-	kind    Kind // 0 while the slot is free
-	shared  bool // a read handed out a string that aliases buf (see item)
+	kind    Kind  // 0 while the slot is free
+	shared  bool  // a read handed out a string that aliases buf (see item)
+	marks   Marks // memcached's per-item bits; zero for every new value
 }
 
 func (sl *slot) key() []byte { return sl.buf[:sl.klen] }
@@ -380,7 +381,7 @@ func (sl *slot) number() float64 {
 // Values of 4 KiB are where this matters: the copy and the garbage it made
 // were a fifth of a get's cost.
 func (sl *slot) item(c *opctx) Item {
-	it := Item{Flags: sl.flags, CAS: sl.cas, ExpiresAt: sl.expires}
+	it := Item{Flags: sl.flags, CAS: sl.cas, ExpiresAt: sl.expires, Marks: sl.marks}
 	it.Kind = sl.kind
 	switch sl.kind {
 	case KindString:

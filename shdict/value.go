@@ -57,7 +57,32 @@ type Item struct {
 	Flags     uint32
 	CAS       uint64 // changes on every modification of the item
 	ExpiresAt int64  // unix milliseconds; 0 = never
+	// Marks are the entry's marks as they were before the call that
+	// returned the item: a read reports whether the entry had been read
+	// before, which is what memcached's mg h flag asks.
+	Marks Marks
 }
+
+// Marks are per-entry bits that memcached keeps on its items and its meta
+// protocol reports and changes (mg h, N, R, md I, ms I): whether a read
+// has fetched the entry since its value was stored, whether a recache
+// token was handed out for it, and whether it was marked stale. Every new
+// value starts with none; the operations that set or keep them say so.
+type Marks uint8
+
+// The marks.
+const (
+	// MarkFetched: a read (Get, GetStale, GetAndTouch, Touch, Fetch without
+	// NoBump) has returned or touched the entry since its value was stored.
+	MarkFetched Marks = 1 << iota
+	// MarkToken: a Fetch handed out the entry's recache token (memcached's
+	// W); later fetches see it (Z) until Invalidate or a new value clears it.
+	MarkToken
+	// MarkStale: Invalidate, or a StoreCASStale store with an older cas,
+	// marked the value stale (memcached's X); a fetch of a stale entry wins
+	// the token if nobody holds it.
+	MarkStale
+)
 
 // Sentinel errors. The message is OpenResty's exact text, because the Lua
 // binding hands it to scripts verbatim; that is also why these carry no
