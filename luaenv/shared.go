@@ -587,20 +587,12 @@ func dictMcStore(L *lua.LState) int {
 		mode = shdict.StoreAdd
 	case "replace":
 		mode = shdict.StoreReplace
-	case "cas":
+	case "cas", "cas_stale":
 		mode = shdict.StoreCAS
-		switch x := L.Get(6).(type) {
-		case lua.LNumber:
-			c = uint64(x)
-		case lua.LString:
-			var err error
-			c, err = strconv.ParseUint(string(x), 10, 64)
-			if err != nil {
-				L.RaiseError(`bad "cas" argument`)
-			}
-		default:
-			L.RaiseError(`bad "cas" argument`)
+		if cmd == "cas_stale" {
+			mode = shdict.StoreCASStale
 		}
+		c = casArg(L, 6)
 	default:
 		L.RaiseError("unknown store command %q", cmd)
 	}
@@ -691,20 +683,7 @@ func dictRemove(L *lua.LState) int {
 		return 2
 	}
 	if L.Get(3) != lua.LNil {
-		var c uint64
-		switch x := L.Get(3).(type) {
-		case lua.LNumber:
-			c = uint64(x)
-		case lua.LString:
-			n, err := strconv.ParseUint(string(x), 10, 64)
-			if err != nil {
-				L.RaiseError(`bad "cas" argument`)
-			}
-			c = n
-		default:
-			L.RaiseError(`bad "cas" argument`)
-		}
-		if err := d.DeleteCAS(key, c); err != nil {
+		if err := d.DeleteCAS(key, casArg(L, 3)); err != nil {
 			return pushErr(L, lua.LFalse, err)
 		}
 		L.Push(lua.LTrue)
@@ -719,6 +698,95 @@ func dictRemove(L *lua.LState) int {
 	}
 	L.Push(lua.LTrue)
 	return 1
+}
+
+// dictFetch is memcached's mg read: fetch(key, steps, touch, vivify,
+// recache, nobump[, hits[, misses]]). steps lists "T", "N" and "R" in the
+// order the client gave its T, N and R flags; touch, vivify and recache are
+// their exptimes (memcached conventions, as for gat), ignored when their
+// letter is absent; nobump leaves LRU position and the fetched mark alone.
+// A miss returns nil; a hit value, flags, cas, the seconds the entry had
+// left before the call (0: never expires), then whether it had been
+// fetched before (mg h), whether another client holds its token (Z), whether
+// it is stale (X), whether this call won the token (W), and whether this
+// call created it (N on a miss). hits/misses count like lookup; a created
+// entry counts as a hit, as in memcached.
+func dictFetch(L *lua.LState) int {
+	z := checkZone(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	steps := L.CheckString(3)
+	var o shdict.FetchOptions
+	if len(steps) > len(o.Steps) {
+		L.ArgError(3, "at most three steps")
+	}
+	for i := 0; i < len(steps); i++ {
+		switch steps[i] {
+		case 'T':
+			o.Steps[i], o.TouchTTL = shdict.StepTouch, mcTTL(L, 4)
+		case 'N':
+			o.Steps[i], o.VivifyTTL = shdict.StepVivify, mcTTL(L, 5)
+		case 'R':
+			o.Steps[i], o.RecacheTTL = shdict.StepRecache, mcTTL(L, 6)
+		default:
+			L.ArgError(3, `steps are "T", "N" and "R"`)
+		}
+	}
+	o.NoBump = L.ToBool(7)
+	it, r, found, err := z.d.Fetch(key, o)
+	countLookup(L, 8, found, err)
+	if n := pushItem(L, z.strs, it, found, err, true); n != 3 {
+		return n
+	}
+	L.Push(lua.LNumber(float64(r.PrevTTL.Milliseconds()) / 1000))
+	L.Push(lua.LBool(it.Marks&shdict.MarkFetched != 0))
+	L.Push(lua.LBool(it.Marks&shdict.MarkToken != 0))
+	L.Push(lua.LBool(it.Marks&shdict.MarkStale != 0))
+	L.Push(lua.LBool(r.Won))
+	L.Push(lua.LBool(r.Created))
+	return 9
+}
+
+// dictInvalidate is memcached's md with I: invalidate(key[, cas[, exptime]])
+// marks the live entry stale instead of deleting it, clears its token and
+// gives it a new cas, and with exptime a new expiry. It returns true, or
+// false, "not found" / false, "exists" (cas given and different).
+func dictInvalidate(L *lua.LState) int {
+	d := checkDict(L)
+	key, ok := dictKey(L)
+	if !ok {
+		return 2
+	}
+	var o shdict.InvalidateOptions
+	if L.Get(3) != lua.LNil {
+		o.CAS, o.CheckCAS = casArg(L, 3), true
+	}
+	if L.Get(4) != lua.LNil {
+		o.TTL, o.SetTTL = mcTTL(L, 4), true
+	}
+	if _, err := d.Invalidate(key, o); err != nil {
+		return pushErr(L, lua.LFalse, err)
+	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+// casArg reads a cas unique given as a number or a decimal string (uint64
+// values above 2^53 do not survive a Lua number).
+func casArg(L *lua.LState, i int) uint64 {
+	switch x := L.Get(i).(type) {
+	case lua.LNumber:
+		return uint64(x)
+	case lua.LString:
+		n, err := strconv.ParseUint(string(x), 10, 64)
+		if err == nil {
+			return n
+		}
+	}
+	L.RaiseError(`bad "cas" argument`)
+	return 0
 }
 
 func dictTouch(L *lua.LState) int {
@@ -791,6 +859,8 @@ var dictMethods = map[string]lua.LGFunction{
 	"incr_decimal":    dictIncrDecimal,
 	"touch":           dictTouch,
 	"remove":          dictRemove,
+	"fetch":           dictFetch,
+	"invalidate":      dictInvalidate,
 	"flush_all_after": dictFlushAllAfter,
 	"stats":           dictStats,
 }

@@ -428,6 +428,39 @@ func mcBattery() []mcCase {
 	add("ma-cas-match", "ms n 1\r\n1\r\n", "mg n c\r\n", "ma n C$CAS v\r\n")
 	add("ma-touch", "ms n 1\r\n1\r\nma n T100 t v\r\nmg n t\r\n")
 	add("ma-wrap", "ms n 20\r\n18446744073709551615\r\nma n v\r\n")
+	// Stale-while-revalidate: vivify (N), recache (R), invalidate (I) and
+	// the W/Z/X return flags, and the fetched bit (h, me fetch=).
+	add("mg-vivify", "mg v N30 v t\r\nmg v N30 v t\r\nmg v v\r\nms v 1\r\nz\r\nmg v v\r\n")
+	add("mg-vivify-ttl-order", "mg v t N30 T90 t c\r\nmg v t\r\n")
+	add("mg-vivify-quiet", "mg v N30 q\r\nmg v N30 q\r\nmn\r\n")
+	add("mg-vivify-hit-no-effect", "ms v 1 T100\r\nx\r\nmg v N30 t v\r\n")
+	add("mg-recache", "ms r 1 T100\r\nx\r\nmg r R200 v\r\nmg r R200 v\r\nmg r\r\nmg r R50\r\n")
+	add("mg-recache-below", "ms r 1 T100\r\nx\r\nmg r R50 v\r\nmg r R100\r\n")
+	add("mg-recache-no-ttl", "ms r 1\r\nx\r\nmg r R200 v\r\n")
+	add("mg-recache-touch-first", "ms r 1 T100\r\nx\r\nmg r T10 R20 t\r\nms s 1 T100\r\nx\r\nmg s R20 T10 t\r\n")
+	add("mg-recache-bad", "ms r 1 T100\r\nx\r\nmg r Rx\r\n")
+	add("md-invalidate", "ms d 1 T100\r\nx\r\nmd d I T30\r\nmg d v t\r\nmg d v\r\nget d\r\nmg d\r\n")
+	add("md-invalidate-quiet-miss", "md d I q\r\nms d 1\r\nx\r\nmd d I q\r\nmn\r\nmg d\r\n")
+	add("md-invalidate-cas", "ms d 1\r\nx\r\n", "mg d c\r\n", "md d I C1\r\nmd d I C$CAS\r\nmg d c v\r\n")
+	add("md-invalidate-token-again", "ms d 1\r\nx\r\nmd d I\r\nmg d\r\nmg d\r\nmd d I\r\nmg d\r\n")
+	add("ms-invalidate-older-cas", "ms d 1\r\nx\r\nms d 1\r\ny\r\nms d 1 I C1\r\nz\r\nmg d v\r\n")
+	add("ms-invalidate-cas0", "ms d 1\r\nx\r\nms d 1 I C0\r\nz\r\nmg d v\r\n")
+	add("ms-invalidate-newer-cas", "ms d 1\r\nx\r\nms d 1 I C999999\r\nz\r\nmg d v\r\n")
+	add("ms-invalidate-keeps-token", "ms d 1 T100\r\nx\r\nmd d I\r\nmg d\r\nms d 1 I C1\r\ny\r\nmg d v t\r\n")
+	add("ms-invalidate-no-cas", "ms d 1\r\nx\r\nmd d I\r\nms d 1 I\r\ny\r\nmg d v\r\n")
+	add("ms-clears-stale", "ms d 1\r\nx\r\nmd d I\r\nmg d\r\nms d 1\r\ny\r\nmg d v\r\n")
+	add("mg-hit-before", "ms h 1\r\nx\r\nmg h h\r\nmg h h\r\nset h 0 0 1\r\ny\r\nmg h h u\r\nmg h h\r\n")
+	add("mg-hit-before-classic", "set h 0 0 1\r\nx\r\nget h\r\nmg h h\r\nset g 0 0 1\r\nx\r\ntouch g 100\r\nmg g h\r\n")
+	// An append builds a new item, which has not been fetched. (An incr
+	// whose result fits is rewritten in place and keeps the bit, but only
+	// when nothing else holds a reference on the item at that moment, and
+	// memcached's LRU maintainer thread sometimes does: not comparable.)
+	add("mg-hit-before-append", "set h 0 0 3\r\n100\r\nget h\r\nmg h h\r\nappend h 0 0 1\r\n5\r\nmg h h\r\n")
+	add("mg-hit-before-incr-grows", "set h 0 0 1\r\n9\r\nget h\r\nincr h 1\r\nmg h h v\r\n")
+	add("mg-hit-before-me-cas", "ms h 1\r\nx\r\nme h\r\nms h 1 c\r\ny\r\nmg h h\r\n")
+	add("ma-vivify-ttl-order", "ma a c t N50 T70\r\nmg a t\r\nma b N50 t\r\n")
+	add("ma-quiet-touch", "ms n 1\r\n5\r\nma n q T100\r\nmg n t v\r\n")
+	add("ma-cas-empty", "mg e N30\r\nma e C1\r\nms f 0\r\n\r\nma f v D5 C1\r\n")
 	add("ma-no-key", "ma\r\n")
 	add("ma-duplicate", "ma n v v\r\n")
 	add("mn", "mn\r\n")
@@ -453,6 +486,14 @@ func mcBattery() []mcCase {
 	add("tokens-set-24", "set a 0 0 1"+strings.Repeat(" x", 20)+"\r\nx\r\n")
 	add("tokens-unknown-http-late", "bogus"+strings.Repeat(" x", 30)+" HTTP/1.1\r\n")
 	addQuiet("tokens-unknown-http-23rd", "bogus"+strings.Repeat(" x", 21)+" HTTP/1.1"+strings.Repeat(" y", 5)+"\r\n")
+
+	// Seeded random meta sequences: mg/ms/ma/md with random flag sets
+	// (stale-while-revalidate included) among classic commands, one
+	// command per step so that C$CAS can use the last cas seen.
+	mrng := rand.New(rand.NewPCG(7, 7777))
+	for i := range 40 {
+		add(fmt.Sprintf("random-meta-%02d", i), mcRandomMeta(mrng, 12)...)
+	}
 
 	// Seeded random pipelined batches, each sent in one go and again cut
 	// at random byte boundaries.
@@ -518,4 +559,60 @@ func mcRandomBatch(rng *rand.Rand, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// mcRandomMeta builds n single-command steps over three keys, mostly meta
+// commands with random flag sets drawn from what memcached 1.6.18 accepts
+// (and some it refuses), so that flag interactions the hand-written cases
+// do not name are compared too.
+func mcRandomMeta(rng *rand.Rand, n int) []string {
+	keys := []string{"a", "b", "n"}
+	// No value is a number: whether memcached rewrites an incremented
+	// number in place (keeping the item's fetched, stale and token bits)
+	// or builds a new item depends on whether its LRU maintainer thread
+	// holds a reference at that moment, so increments of stored numbers
+	// are left to the hand-written cases; here they meet non-numbers.
+	vals := []string{"", "hello", "x\r\ny", "-5", "abc def"}
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	flags := func(pool []string, max int) string {
+		var b strings.Builder
+		for range rng.IntN(max + 1) {
+			b.WriteString(" ")
+			b.WriteString(pick(pool))
+		}
+		return b.String()
+	}
+	mgFlags := []string{"v", "f", "s", "k", "c", "h", "O1", "Oab", "q", "N30", "T50", "E77", "T0", "N0", "I", "R30", "x", "u"}
+	msFlags := []string{"F3", "T50", "T0", "T-1", "q", "k", "c", "O9", "I", "C$CAS", "C1", "E88", "MS", "ME", "MA", "MP", "MR", "Ms", "MX", "N30", "b"}
+	maFlags := []string{"N0", "N50", "J13", "D5", "D18446744073709551615", "MI", "MD", "M+", "M-", "Mx", "q", "v", "c", "k", "O5", "T50", "C$CAS", "C1", "t"}
+	mdFlags := []string{"q", "k", "O3", "C$CAS", "C1", "I", "T30", "x", "E5"}
+	steps := make([]string, 0, n)
+	for range n {
+		k, v := pick(keys), pick(vals)
+		var s string
+		switch rng.IntN(14) {
+		case 0, 1:
+			s = fmt.Sprintf("ms %s %d%s\r\n%s\r\n", k, len(v), flags(msFlags, 4), v)
+		case 2, 3, 4:
+			s = fmt.Sprintf("mg %s%s\r\n", k, flags(mgFlags, 5))
+		case 5, 6:
+			s = fmt.Sprintf("ma %s%s\r\n", k, flags(maFlags, 4))
+		case 7:
+			s = fmt.Sprintf("md %s%s\r\n", k, flags(mdFlags, 3))
+		case 8:
+			s = fmt.Sprintf("set %s %d %s %d\r\n%s\r\n", k, rng.IntN(3), pick([]string{"0", "0", "100", "-1"}), len(v), v)
+		case 9:
+			s = fmt.Sprintf("gets %s %s\r\n", k, pick(keys))
+		case 10:
+			s = fmt.Sprintf("%s %s %s\r\n", pick([]string{"incr", "decr"}), k, pick([]string{"1", "0", "18446744073709551615", "x"}))
+		case 11:
+			s = fmt.Sprintf("cas %s 0 0 %d $CAS\r\n%s\r\n", k, len(v), v)
+		case 12:
+			s = fmt.Sprintf("%s %s %s\r\n", pick([]string{"touch", "gat", "gats"}), pick([]string{"0", "100", "-1"}), k)
+		default:
+			s = "mn\r\n"
+		}
+		steps = append(steps, s)
+	}
+	return steps
 }

@@ -64,6 +64,7 @@ local skip, recv = conn.skip, conn.recv
 local DM = proto.dict_methods()
 local dgets, dgat, dstore, ddelete = DM.gets, DM.gat, DM.store, DM.delete
 local dincr, dremove, dflush, dflush_after = DM.incr_decimal, DM.remove, DM.flush_all, DM.flush_all_after
+local peek = proto.peek
 
 local C = stats.counters
 local inc = stats.add
@@ -148,7 +149,7 @@ end
 -- (Another client's store between the two calls would show its cas
 -- instead.)
 local function cas_of(d, key)
-    local _, _, cas = dgets(d, key)
+    local _, _, cas = peek(d, key)
     return cas or 0
 end
 
@@ -329,7 +330,7 @@ local function append(c, op, klen, elen, blen, opaque, cas, key, data)
     inc(C_SET, 1)
     local d = c.dict
     if cas ~= 0 then
-        local cur, _, item_cas = dgets(d, key)
+        local cur, _, item_cas = peek(d, key)
         if cur ~= nil and not same_cas(item_cas, cas) then
             return fail(c, op, opaque, ST.KEY_EEXISTS)
         end
@@ -384,7 +385,7 @@ local function arith(c, op, klen, elen, blen, opaque, cas, ek)
     local d = c.dict
     if cas ~= 0 then
         -- memcached refuses an empty value before it compares the cas.
-        local cur, _, item_cas = dgets(d, key)
+        local cur, _, item_cas = peek(d, key)
         if cur == "" then
             return fail(c, op, opaque, ST.DELTA_BADVAL)
         elseif cur ~= nil and not same_cas(item_cas, cas) then

@@ -8,20 +8,20 @@
 -- remembered and reported at the end); return flags are then written in
 -- the order the client gave them.
 --
--- The shared dictionary keeps value, flags, cas and expiry, nothing more,
--- so three groups of flags cannot be honoured and are refused with
--- "CLIENT_ERROR invalid flag" rather than silently ignored: mg N (vivify on
--- miss) and mg R (win a recache token), md I and ms I (invalidate, mark
--- stale). They all need per-item "stale" and "token sent" bits. mg h and l
--- (hit before, seconds since last access) are answered as h0 and l0, and
--- me reports la=0 fetch=no, because access history is not kept either.
+-- Stale-while-revalidate works as in memcached: the shared dictionary
+-- keeps memcached's per-item bits (fetched, token sent, stale; see
+-- dict:fetch, dict:invalidate and the "cas_stale" store), so mg N (vivify
+-- on miss) and R (win a recache token) hand out W and report Z and X, md I
+-- marks an item stale, ms I with C stores an older writer's value as a
+-- stale one, and mg h and me fetch= report whether the item was read. The
+-- time of the last access is not kept: mg l answers l0 and me la=0.
 
 local proto = require "resty.memcached.proto"
 local conn = require "resty.memcached.conn"
 local stats = require "resty.memcached.stats"
 local text = require "resty.memcached.text"
 
-local byte, sub = string.byte, string.sub
+local byte, char, sub = string.byte, string.char, string.sub
 local ceil = math.ceil
 local tonumber = tonumber
 local parse_u32, parse_i32, parse_u64 = proto.parse_u32, proto.parse_i32, proto.parse_u64
@@ -34,9 +34,10 @@ local KEY_MAX = proto.KEY_MAX
 local CLOSE = text.CLOSE
 
 local DM = proto.dict_methods()
-local dgets, dgat, dstore = DM.gets, DM.gat, DM.store
+local dstore, dfetch, dinvalidate = DM.store, DM.fetch, DM.invalidate
 local dincr = DM.incr_decimal
-local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
+local dttl, ddelete, dremove = DM.ttl, DM.delete, DM.remove
+local peek = proto.peek
 
 local C = stats.counters
 local inc = stats.add
@@ -52,18 +53,14 @@ local _M = {}
 local F_b, F_q, F_v, F_k, F_O = 98, 113, 118, 107, 79
 local F_s, F_t, F_c, F_f, F_h, F_l = 115, 116, 99, 102, 104, 108
 local F_N, F_T, F_R, F_F, F_C, F_M, F_J, F_D, F_I = 78, 84, 82, 70, 67, 77, 74, 68, 73
+local F_u = 117
 
 -- KNOWN holds the flags memcached 1.6.18 accepts that need no parsing
 -- here (some are meaningful only to other meta commands and ignored).
 local KNOWN = {
     [F_l] = true, [F_O] = true, [80] = true, [76] = true, [F_k] = true, [F_s] = true,
-    [F_t] = true, [F_c] = true, [F_f] = true, [F_h] = true, [117] = true, [F_I] = true,
+    [F_t] = true, [F_c] = true, [F_f] = true, [F_h] = true,
 }
-
--- The flags each command refuses because the store cannot honour them.
-local MG_REJECT = { [F_N] = true, [F_R] = true }
-local MS_REJECT = { [F_I] = true }
-local MD_REJECT = { [F_I] = true }
 
 -- seen[byte] == gen marks a flag already seen in the current command, so
 -- the table never needs clearing. preparse never yields, so one table per
@@ -85,7 +82,7 @@ _M.flagset = flagset
 
 -- preparse parses tok[start..n] into of and returns nil, or the error
 -- line (without CRLF) memcached would send.
-local function preparse(of, tok, start, n, reject)
+local function preparse(of, tok, start, n)
     gen = gen + 1
     of.key = tok[2]
     of.binary = false
@@ -97,10 +94,13 @@ local function preparse(of, tok, start, n, reject)
     of.flags = 0
     of.ttl = nil
     of.vivify = nil
+    of.recache = nil
+    -- steps: the T, N and R flags in the client's order (dict:fetch).
+    of.steps = ""
+    of.no_update = false
+    of.invalidate = false
     of.initial = "0"
     of.delta = "1"
-    of.want_t = false
-    of.t_first = false
     local err, has_error = "CLIENT_ERROR bad command line format", false
     for i = start, n do
         local t = tok[i]
@@ -109,16 +109,10 @@ local function preparse(of, tok, start, n, reject)
             return "CLIENT_ERROR duplicate flag"
         end
         seen[o] = gen
-        if reject and reject[o] then
-            return "CLIENT_ERROR invalid flag"
-        end
         if o == F_q then
             of.noreply = true
         elseif o == F_v then
             of.value = true
-        elseif o == F_t then
-            of.want_t = true
-            of.t_first = of.ttl == nil
         elseif o == F_T or o == F_N or o == F_R then
             local v = parse_i32(sub(t, 2))
             if not v then
@@ -127,7 +121,16 @@ local function preparse(of, tok, start, n, reject)
                 of.ttl = ttl_of(v)
             elseif o == F_N then
                 of.vivify = ttl_of(v)
+            else
+                of.recache = ttl_of(v)
             end
+            if v then
+                of.steps = of.steps .. char(o)
+            end
+        elseif o == F_u then
+            of.no_update = true
+        elseif o == F_I then
+            of.invalidate = true
         elseif o == F_b then
             local k = decode_base64(of.key)
             if k == nil then
@@ -240,7 +243,7 @@ function _M.mg(c, tok, n)
         return send(sock, "CLIENT_ERROR options flags are too long\r\n")
     end
     local of = flagset(c)
-    local err = preparse(of, tok, 3, n, MG_REJECT)
+    local err = preparse(of, tok, 3, n)
     if err then
         return send(sock, err, "\r\n")
     end
@@ -248,17 +251,15 @@ function _M.mg(c, tok, n)
         return send(sock, OPAQUE_LONG)
     end
     key = of.key
-    local d = c.dict
     local touch = of.ttl
-    local v, f, cas, before
+    local hits, misses = C.get_hits, C.get_misses
     if touch then
-        if of.want_t and of.t_first then
-            before = dttl(d, key)
-        end
-        v, f, cas = dgat(d, key, touch, C.touch_hits, C.touch_misses)
-    else
-        v, f, cas = dgets(d, key, C.get_hits, C.get_misses)
+        hits, misses = C.touch_hits, C.touch_misses
     end
+    -- One call reads the item and applies T, N and R in the client's
+    -- order, so two clients racing for the recache token cannot both win.
+    local v, f, cas, before, fetched, held, stale, won, created =
+        dfetch(c.dict, key, of.steps, touch, of.vivify, of.recache, of.no_update, hits, misses)
     if v == nil then
         if of.noreply then
             return
@@ -274,16 +275,9 @@ function _M.mg(c, tok, n)
         send(sock, "HD")
     end
     if n > 2 then
-        local tv
-        if of.want_t then
-            if not touch then
-                tv = ttl_flag(dttl(d, key))
-            elseif of.t_first then
-                tv = ttl_flag(before)
-            else
-                tv = ttl_flag(touch)
-            end
-        end
+        -- t reports the ttl as of its place among the flags: after a T or
+        -- (on an item N created) an N before it, the ttl they set.
+        local tv = ttl_flag(before)
         for i = 3, n do
             local t = tok[i]
             local o = byte(t, 1)
@@ -291,6 +285,12 @@ function _M.mg(c, tok, n)
                 send(sock, " s", #v)
             elseif o == F_t then
                 send(sock, " t", tv)
+            elseif o == F_T then
+                tv = ttl_flag(touch)
+            elseif o == F_N then
+                if created then
+                    tv = ttl_flag(of.vivify)
+                end
             elseif o == F_c then
                 send(sock, " c", cas)
             elseif o == F_f then
@@ -300,11 +300,22 @@ function _M.mg(c, tok, n)
             elseif o == F_k then
                 send_key(send, sock, key, of.binary)
             elseif o == F_h then
-                send(sock, " h0")
+                send(sock, fetched and " h1" or " h0")
             elseif o == F_l then
                 send(sock, " l0")
             end
         end
+    end
+    -- Z: another client holds the token; X: the value is stale; W: this
+    -- client won the token and should rebuild the value.
+    if held then
+        send(sock, " Z")
+    end
+    if stale then
+        send(sock, " X")
+    end
+    if won then
+        send(sock, " W")
     end
     if value then
         return send(sock, "\r\n", v, "\r\n")
@@ -345,7 +356,7 @@ function _M.ms(c, tok, n)
         return send(sock, BADFMT)
     end
     local of = flagset(c)
-    local err = preparse(of, tok, 4, n, MS_REJECT)
+    local err = preparse(of, tok, 4, n)
     local mode
     if not err then
         local long = opaque_too_long(tok, 4, n)
@@ -375,6 +386,12 @@ function _M.ms(c, tok, n)
     if has_cas and (mode == "set" or mode == "replace") then
         mode = "cas"
     end
+    -- I with a cas: a value whose cas is older than the item's is still
+    -- stored, as a stale one (the dictionary's "cas_stale").
+    local store_cmd = mode
+    if mode == "cas" and of.invalidate then
+        store_cmd = "cas_stale"
+    end
     local binary, noreply, flags, ttl = of.binary, of.noreply, of.flags, of.ttl or 0
     local data, ok = read_block(c, vlen)
     if data == nil then
@@ -384,10 +401,10 @@ function _M.ms(c, tok, n)
     if not ok then
         return send(sock, "CLIENT_ERROR bad data chunk\r\n")
     end
-    local stored, serr
+    local stored, serr, new_cas
     if mode == "append" or mode == "prepend" then
         if has_cas and want ~= "0" then
-            local v, _, cas = dgets(d, key)
+            local v, _, cas = peek(d, key)
             if v ~= nil and not cas_matches(want, cas) then
                 stored, serr = false, "exists"
             end
@@ -395,8 +412,13 @@ function _M.ms(c, tok, n)
         if serr == nil then
             stored, serr = text.pend(d, mode, key, data)
         end
+        if stored then
+            local _
+            _, _, new_cas = peek(d, key)
+        end
     else
-        stored, serr = dstore(d, mode, key, data, ttl, flags, want)
+        local _
+        stored, serr, _, new_cas = dstore(d, store_cmd, key, data, ttl, flags, want)
     end
     local code
     if stored then
@@ -426,12 +448,7 @@ function _M.ms(c, tok, n)
         elseif o == F_k then
             send_key(send, sock, key, binary)
         elseif o == F_c then
-            local cas = 0
-            if stored then
-                local _
-                _, _, cas = dgets(d, key)
-            end
-            send(sock, " c", cas or 0)
+            send(sock, " c", stored and new_cas or 0)
         end
     end
     return send(sock, "\r\n")
@@ -450,7 +467,7 @@ function _M.md(c, tok, n)
         return send(sock, "CLIENT_ERROR options flags too long\r\n")
     end
     local of = flagset(c)
-    if preparse(of, tok, 3, n, MD_REJECT) then
+    if preparse(of, tok, 3, n) then
         return send(sock, "CLIENT_ERROR invalid or duplicate flag\r\n")
     end
     if opaque_too_long(tok, 3, n) then
@@ -458,9 +475,12 @@ function _M.md(c, tok, n)
     end
     local key, d = of.key, c.dict
     -- One atomic call decides: remove answers "not found" or, with a cas,
-    -- "exists" when the item's cas differs.
+    -- "exists" when the item's cas differs; invalidate (I) the same, but
+    -- keeps the item as a stale value (with T, a new ttl).
     local ok, err
-    if of.has_cas then
+    if of.invalidate then
+        ok, err = dinvalidate(d, key, of.has_cas and of.cas or nil, of.ttl)
+    elseif of.has_cas then
         local want = tonumber(of.cas)
         if want then
             ok, err = dremove(d, key, want)
@@ -472,7 +492,9 @@ function _M.md(c, tok, n)
     end
     local code
     if ok then
-        inc(C.delete_hits, 1)
+        if not of.invalidate then
+            inc(C.delete_hits, 1)
+        end
         if of.noreply then
             return
         end
@@ -489,6 +511,16 @@ function _M.md(c, tok, n)
     return send(sock, "\r\n")
 end
 
+-- discard stands in for send where a reply is hidden but the command's
+-- work still has to happen.
+local function discard() end
+
+-- set_ttl gives key a new ttl the way memcached's ma does: without an LRU
+-- bump or a fetched mark (a touch would make both).
+local function set_ttl(d, key, ttl)
+    dfetch(d, key, "T", ttl, nil, nil, true)
+end
+
 -- ma <key> <flags>*: incr/decr with optional auto-create (N, J).
 function _M.ma(c, tok, n)
     local sock, send = c.sock, c.send
@@ -502,7 +534,7 @@ function _M.ma(c, tok, n)
         return send(sock, "CLIENT_ERROR options flags too long\r\n")
     end
     local of = flagset(c)
-    if preparse(of, tok, 3, n, nil) then
+    if preparse(of, tok, 3, n) then
         return send(sock, "CLIENT_ERROR invalid or duplicate flag\r\n")
     end
     local decr = false
@@ -518,9 +550,12 @@ function _M.ma(c, tok, n)
     local key, d, binary = of.key, c.dict, of.binary
     local v, err
     if of.has_cas and of.cas ~= "0" then
-        local cur, _, cas = dgets(d, key)
+        local cur, _, cas = peek(d, key)
         if cur == nil then
             err = "not found"
+        elseif cur == "" then
+            -- memcached refuses an empty value before it compares the cas.
+            err = "not a number"
         elseif not cas_matches(of.cas, cas) then
             err = "exists"
         end
@@ -538,37 +573,52 @@ function _M.ma(c, tok, n)
         end
     end
     if v then
+        -- q hides the reply to an incr of an existing item, but its flags
+        -- still apply (T sets the ttl).
+        local out = send
         if not created then
             inc(decr and C.decr_hits or C.incr_hits, 1)
             if of.noreply then
-                return
+                out = discard
             end
         end
         if of.value then
-            send(sock, "VA ", #v)
+            out(sock, "VA ", #v)
         else
-            send(sock, "HD")
+            out(sock, "HD")
+        end
+        -- As in memcached, the flags apply in order: t reports the ttl as
+        -- of its place, and T (or, on an item just created, N) sets it.
+        local tv = -1
+        if not created then
+            tv = ttl_flag(dttl(d, key))
         end
         for i = 3, n do
             local t = tok[i]
             local o = byte(t, 1)
             if o == F_c then
-                local _, _, cas = dgets(d, key)
-                send(sock, " c", cas or 0)
+                local _, _, cas = peek(d, key)
+                out(sock, " c", cas or 0)
             elseif o == F_t then
-                send(sock, " t", ttl_flag(dttl(d, key)))
+                out(sock, " t", tv)
             elseif o == F_T then
-                dtouch(d, key, of.ttl)
+                set_ttl(d, key, of.ttl)
+                tv = ttl_flag(of.ttl)
+            elseif o == F_N then
+                if created then
+                    set_ttl(d, key, of.vivify)
+                    tv = ttl_flag(of.vivify)
+                end
             elseif o == F_O then
-                send(sock, " ", t)
+                out(sock, " ", t)
             elseif o == F_k then
-                send_key(send, sock, key, binary)
+                send_key(out, sock, key, binary)
             end
         end
         if of.value then
-            return send(sock, "\r\n", v, "\r\n")
+            return out(sock, "\r\n", v, "\r\n")
         end
-        return send(sock, "\r\n")
+        return out(sock, "\r\n")
     end
     local code
     if err == "not found" then
@@ -605,21 +655,21 @@ function _M.me(c, tok, n)
             return send(sock, BADFMT)
         end
     end
-    local d = c.dict
-    local v, f, cas = dgets(d, key)
+    -- me looks without touching: no LRU bump, no fetched mark.
+    local v, f, cas, t, fetched = dfetch(c.dict, key, "", nil, nil, nil, true)
     inc(C.cmd_meta, 1)
     if v == nil then
         return send(sock, "EN\r\n")
     end
-    local t = dttl(d, key)
     local exp = -1
-    if t ~= nil and t ~= 0 then
+    if t ~= 0 then
         -- memcached 1.6.18 prints now - exptime: minus the time left.
         exp = -ceil(t)
     end
     local size = proto.item_size(#key, f, #v)
     return send(sock, "ME ", binary and encode_base64(key) or key, " exp=", exp,
-        " la=0 cas=", cas, " fetch=no cls=", proto.slab_class(size), " size=", size, "\r\n")
+        " la=0 cas=", cas, " fetch=", fetched and "yes" or "no", " cls=", proto.slab_class(size),
+        " size=", size, "\r\n")
 end
 
 return _M

@@ -369,6 +369,15 @@ function _M.dict_methods()
         .. " (start streamlua with --dict memcached=64m)", 2)
 end
 
+-- peek returns value, flags and cas of key's live entry (nil on a miss)
+-- without changing it: no LRU bump, no "fetched" mark. memcached's own
+-- lookups for a reply (a cas to compare or return, me's debug line) leave
+-- the item alone, and mg h and me fetch= would show the difference.
+function _M.peek(d, key)
+    local v, f, cas = d:fetch(key, "", nil, nil, nil, true)
+    return v, f, cas
+end
+
 -- slab_class is the memcached slab class id an item of the given accounted
 -- size would use with the default growth factor (1.25), minimum chunk
 -- (48 bytes of data) and a 1 MiB item limit: "me" and the stats commands

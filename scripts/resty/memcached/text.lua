@@ -31,6 +31,7 @@ local dlookup, dgets, dgat, dstore = DM.lookup, DM.gets, DM.gat, DM.store
 local dappend, dprepend, dincr = DM.append, DM.prepend, DM.incr_decimal
 local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
 local dflush, dflush_after = DM.flush_all, DM.flush_all_after
+local peek = proto.peek
 
 local C = stats.counters
 local inc = stats.add
@@ -168,7 +169,7 @@ _M.too_large = too_large
 -- item size limit, as memcached does. Looking at the current value first
 -- costs a copy of it; memcached copies the whole item on append too.
 local function pend(d, mode, key, data)
-    local cur, f = dgets(d, key)
+    local cur, f = peek(d, key)
     if cur == nil then
         return false, "not found"
     end
