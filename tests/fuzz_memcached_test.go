@@ -34,6 +34,7 @@ var relFuzzSeeds = []string{
 	"touch a 10\r\ndelete a\r\ndelete a noreply\r\ndelete a 0\r\n",
 	"mg a v f t c k s\r\nms a 2 T10 F3\r\nhi\r\nmd a q\r\nma n N0 J5 D3\r\nmn\r\nme a\r\n",
 	"ms a S2 I\r\nhi\r\nmg a O123456789012345678901234567890123 k b\r\n",
+	"mg v N30 v t h\r\nmg v R10 T5 t u\r\nmd v I T30 q\r\nms v 1 I C1\r\nx\r\nmg v\r\nme v\r\nma w N0 J5 t T9 q\r\n",
 	"stats\r\nstats settings\r\nstats items\r\nstats slabs\r\nstats sizes\r\nstats reset\r\nstats nonsense\r\n",
 	"flush_all 0\r\nflush_all noreply\r\nverbosity 1\r\nversion\r\nshutdown\r\nquit\r\nversion\r\n",
 	"set a 0 0 5\r\nabc\r\n",                    // short block
