@@ -809,8 +809,8 @@ func (d *Dict) pend(key, data string, front bool) (bool, error) {
 // than the stored text is right-padded with spaces to the stored length, and
 // parsing accepts such padding (and leading spaces). ErrNotFound when the
 // key is missing, expired or flushed; ErrNotString for a number, boolean or
-// list; ErrNotNumber when the text is not a decimal of at most 20 digits
-// that fits in 64 bits.
+// list; ErrNotNumber when the text is not a number as memcached's
+// safe_strtoull reads it (see parseDecimal).
 func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) {
 	s, c, _, i, err := d.open(key)
 	if err != nil {

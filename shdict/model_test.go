@@ -3,6 +3,7 @@ package shdict
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -406,9 +407,8 @@ func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
 	if e.isList || e.val.Kind != KindString {
 		return res(ErrNotString)
 	}
-	digits := strings.Trim(e.val.Str, " ")
-	cur, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil || len(digits) > 20 || strings.ContainsAny(digits, "+-") {
+	cur, ok := modelStrtoull(e.val.Str)
+	if !ok {
 		return res(ErrNotNumber)
 	}
 	switch {
@@ -430,6 +430,33 @@ func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
 	m.modified(e)
 	m.bump(k)
 	return strconv.FormatUint(cur, 10)
+}
+
+// modelStrtoull is memcached's safe_strtoull on an item's data, written
+// independently of parseDecimal: C's strtoull (white space, sign, digits,
+// ERANGE past 2^64-1, a minus sign negating), then the end of the value or
+// white space, and no negative result from a minus sign.
+func modelStrtoull(s string) (uint64, bool) {
+	rest := strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := strings.HasPrefix(rest, "-")
+	rest = strings.TrimPrefix(strings.TrimPrefix(rest, "+"), "-")
+	digits := rest[:len(rest)-len(strings.TrimLeft(rest, "0123456789"))]
+	after := rest[len(digits):]
+	if digits == "" || (after != "" && !strings.ContainsAny(after[:1], " \t\n\v\f\r")) {
+		return 0, false
+	}
+	n, ok := new(big.Int).SetString(digits, 10)
+	if !ok || n.BitLen() > 64 {
+		return 0, false
+	}
+	v := n.Uint64()
+	if neg {
+		v = -v
+		if int64(v) < 0 {
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 func (m *model) touch(k string, ttl time.Duration, get bool) string {
@@ -571,7 +598,8 @@ func (r *fuzzRun) byte() byte {
 
 var (
 	fuzzKeys    = []string{"a", "b", "c", "d", "e", "", strings.Repeat("L", MaxKeyLen+1)}
-	fuzzStrings = []string{"", "0", "7", "99", "100", "abc", " 12 ", "18446744073709551615", "18446744073709551616", "1 2", "-3", "\x00\xff"}
+	fuzzStrings = []string{"", "0", "7", "99", "100", "abc", " 12 ", "18446744073709551615", "18446744073709551616", "1 2", "-3", "\x00\xff",
+		"+5", "-0", "\t9\r\n", "0018446744073709551615", "12ab", "-18446744073709551615"}
 	fuzzNums    = []float64{0, 1, -1, 2.5, 1e300, math.Inf(-1)}
 	fuzzTTLs    = []time.Duration{0, 0, time.Millisecond, 500 * time.Microsecond, time.Second, 2 * time.Second, 1500 * time.Millisecond, -time.Second, -time.Nanosecond}
 	fuzzDeltas  = []uint64{0, 1, 2, 100, math.MaxUint64}

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -297,6 +299,13 @@ func binBattery() []binCase {
 		cs = append(cs, binCase{name: "stray byte after " + opName(op), closes: true,
 			steps: [][]binReq{S(binReq{op: op, key: "k", value: "x"})}})
 	}
+	// Seeded random sequences, one request per step: every opcode that
+	// stores, reads or changes an item, quiet and not, with the last cas
+	// the server reported, a cas no item has, or none.
+	rng := rand.New(rand.NewPCG(9, 9999))
+	for i := range 20 {
+		cs = append(cs, binCase{name: fmt.Sprintf("random-%02d", i), steps: binRandomSteps(rng, 10)})
+	}
 	return cs
 }
 
@@ -367,3 +376,48 @@ func bStat(group string) binReq { return binReq{op: opStat, key: group} }
 
 // withValue appends v to the body (counted in bodylen).
 func (r binReq) withValue(v string) binReq { r.value += v; return r }
+
+// binRandomSteps builds n one-request steps over three keys. Stored
+// numbers only grow (increments by small deltas of "0" or of an initial
+// value): whether memcached rewrites a shorter result in place, padded
+// with spaces, or stores it as a new item depends on whether its LRU
+// maintainer thread holds a reference at that moment. Decrements are left
+// to the hand-written cases.
+func binRandomSteps(rng *rand.Rand, n int) [][]binReq {
+	keys := []string{"a", "b", "n"}
+	vals := []string{"", "hello", "x\r\ny", "abc def", "0"}
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	opOf := func(ops ...byte) byte { return ops[rng.IntN(len(ops))] }
+	u32 := func(vs ...uint32) uint32 { return vs[rng.IntN(len(vs))] }
+	steps := make([][]binReq, 0, n)
+	for range n {
+		k := pick(keys)
+		var r binReq
+		switch rng.IntN(12) {
+		case 0, 1:
+			r = bSet(opOf(opSet, opSetQ, opAdd, opAddQ, opReplace, opReplaceQ), k, pick(vals), u32(0, 1, 0xffffffff), u32(0, 100))
+		case 2, 3, 11:
+			r = bGet(opOf(opGet, opGetQ, opGetK, opGetKQ), k)
+		case 4:
+			r = bPend(opOf(opAppend, opPrepend, opAppendQ, opPrependQ), k, pick(vals))
+		case 5:
+			r = bDel(opOf(opDelete, opDeleteQ), k)
+		case 6, 7:
+			r = bArith(opOf(opIncrement, opIncrementQ), k, []uint64{0, 1, 5}[rng.IntN(3)], []uint64{0, 7}[rng.IntN(2)], u32(0, 100, 0xffffffff))
+		case 8:
+			r = bTouch(opOf(opTouch, opGAT, opGATQ, opGATK, opGATKQ), k, u32(0, 100))
+		case 9:
+			r = bOp(opNoop)
+		default:
+			r = bFlushIn(opOf(opFlush, opFlushQ), 0)
+		}
+		switch rng.IntN(6) {
+		case 0:
+			r = r.lastCAS(0)
+		case 1:
+			r = r.withCAS(0xdeadbeef00) // no item has it
+		}
+		steps = append(steps, []binReq{r.opq(uint32(rng.IntN(1000)))})
+	}
+	return steps
+}

@@ -203,6 +203,14 @@ func mcBattery() []mcCase {
 		{"incr-nonnumeric", "abc", "incr a 1"},
 		{"incr-trailing-junk", "12ab", "incr a 1"},
 		{"incr-negative-value", "-12", "incr a 1"},
+		{"incr-plus-value", "+5", "incr a 1"},
+		{"incr-minus-zero-value", "-0", "incr a 1"},
+		{"incr-minus-wraps-value", "-18446744073709551615", "incr a 1"},
+		{"incr-text-after-space", "1 2", "incr a 1"},
+		{"incr-tab-value", "\t9\t", "incr a 1"},
+		{"incr-crlf-in-value", "12\r\nab", "incr a 1"},
+		{"incr-21-digits", "000000000000000000001", "incr a 1"},
+		{"incr-over-u64-value", "18446744073709551616", "incr a 1"},
 		{"incr-empty-value", "", "incr a 1"},
 		{"incr-bad-delta", "5", "incr a abc"},
 		{"incr-negative-delta", "5", "incr a -1"},
@@ -566,12 +574,13 @@ func mcRandomBatch(rng *rand.Rand, n int) string {
 // (and some it refuses), so that flag interactions the hand-written cases
 // do not name are compared too.
 func mcRandomMeta(rng *rand.Rand, n int) []string {
-	keys := []string{"a", "b", "n"}
-	// No value is a number: whether memcached rewrites an incremented
-	// number in place (keeping the item's fetched, stale and token bits)
-	// or builds a new item depends on whether its LRU maintainer thread
-	// holds a reference at that moment, so increments of stored numbers
-	// are left to the hand-written cases; here they meet non-numbers.
+	// Whether memcached rewrites an incremented number in place (keeping
+	// the item's fetched, stale and token bits, and padding a shorter
+	// result) or builds a new item depends on whether its LRU maintainer
+	// thread holds a reference at that moment. So no stored value is a
+	// number, arithmetic goes to "n" alone, and nothing that shows those
+	// bits or the padding (mg, ms, md, gets, gat) looks at "n".
+	keys, arith := []string{"a", "b"}, "n"
 	vals := []string{"", "hello", "x\r\ny", "-5", "abc def"}
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	flags := func(pool []string, max int) string {
@@ -596,15 +605,15 @@ func mcRandomMeta(rng *rand.Rand, n int) []string {
 		case 2, 3, 4:
 			s = fmt.Sprintf("mg %s%s\r\n", k, flags(mgFlags, 5))
 		case 5, 6:
-			s = fmt.Sprintf("ma %s%s\r\n", k, flags(maFlags, 4))
+			s = fmt.Sprintf("ma %s%s\r\n", arith, flags(maFlags, 4))
 		case 7:
 			s = fmt.Sprintf("md %s%s\r\n", k, flags(mdFlags, 3))
 		case 8:
-			s = fmt.Sprintf("set %s %d %s %d\r\n%s\r\n", k, rng.IntN(3), pick([]string{"0", "0", "100", "-1"}), len(v), v)
+			s = fmt.Sprintf("set %s %d %s %d\r\n%s\r\n", pick([]string{k, arith}), rng.IntN(3), pick([]string{"0", "0", "100", "-1"}), len(v), v)
 		case 9:
 			s = fmt.Sprintf("gets %s %s\r\n", k, pick(keys))
 		case 10:
-			s = fmt.Sprintf("%s %s %s\r\n", pick([]string{"incr", "decr"}), k, pick([]string{"1", "0", "18446744073709551615", "x"}))
+			s = fmt.Sprintf("%s %s %s\r\n", pick([]string{"incr", "decr"}), arith, pick([]string{"1", "0", "18446744073709551615", "x"}))
 		case 11:
 			s = fmt.Sprintf("cas %s 0 0 %d $CAS\r\n%s\r\n", k, len(v), v)
 		case 12:
