@@ -614,6 +614,10 @@ func dictMcStore(L *lua.LState) int {
 	return 4
 }
 
+// dictPend is append/prepend(key, data[, cas]): with a cas other than 0
+// the entry must have it ("exists" otherwise), checked in the same locked
+// step as the change. On success the cas the entry got comes fourth, as
+// for store.
 func dictPend(prepend bool) lua.LGFunction {
 	return func(L *lua.LState) int {
 		d := checkDict(L)
@@ -622,54 +626,76 @@ func dictPend(prepend bool) lua.LGFunction {
 			return 2
 		}
 		data := L.CheckString(3)
-		var forcible bool
-		var err error
-		if prepend {
-			forcible, err = d.Prepend(key, data)
-		} else {
-			forcible, err = d.Append(key, data)
+		var cas uint64
+		if L.Get(4) != lua.LNil {
+			cas = casArg(L, 4)
 		}
-		return pushStore(L, forcible, err)
+		newCAS, forcible, err := d.PendCAS(key, data, prepend, cas)
+		if err != nil {
+			return pushStore(L, forcible, err)
+		}
+		pushStore(L, forcible, nil)
+		L.Push(lua.LNumber(newCAS))
+		return 4
 	}
 }
 
-// dictIncrDecimal is memcached's incr/decr: incr_decimal(key, delta, decr)
-// with delta a decimal string or number; the result is a decimal string
-// because uint64 values do not fit a Lua number.
+// dictIncrDecimal is memcached's incr/decr:
+// incr_decimal(key, delta, decr[, cas[, initial[, exptime]]]) with delta,
+// cas and initial decimal strings or numbers; the result is a decimal
+// string because uint64 values do not fit a Lua number, followed by the
+// cas the entry got and whether it was created. A cas other than 0 must
+// be the entry's ("exists"); with initial, a missing key is created with
+// that value and exptime (memcached conventions) instead of "not found".
+// Each is decided in the same locked step as the change.
 func dictIncrDecimal(L *lua.LState) int {
 	d := checkDict(L)
 	key, ok := dictKey(L)
 	if !ok {
 		return 2
 	}
-	var delta uint64
-	switch x := L.Get(3).(type) {
-	case lua.LString:
-		n, err := strconv.ParseUint(string(x), 10, 64)
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("invalid delta"))
-			return 2
-		}
-		delta = n
-	case lua.LNumber:
-		if x < 0 {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("invalid delta"))
-			return 2
-		}
-		delta = uint64(x)
-	default:
+	delta, ok := u64Arg(L, 3)
+	if !ok {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("invalid delta"))
 		return 2
 	}
-	n, err := d.IncrDecimal(key, delta, L.ToBool(4))
+	var o shdict.ArithOptions
+	if L.Get(5) != lua.LNil {
+		if o.CAS, ok = u64Arg(L, 5); !ok {
+			L.RaiseError(`bad "cas" argument`)
+		}
+	}
+	if L.Get(6) != lua.LNil {
+		if o.Initial, ok = u64Arg(L, 6); !ok {
+			L.RaiseError(`bad "initial" argument`)
+		}
+		o.Create, o.TTL = true, mcTTL(L, 7)
+	}
+	n, cas, created, err := d.Arith(key, delta, L.ToBool(4), o)
 	if err != nil {
 		return pushErr(L, lua.LNil, err)
 	}
 	L.Push(lua.LString(strconv.FormatUint(n, 10)))
-	return 1
+	L.Push(lua.LNumber(cas))
+	L.Push(lua.LBool(created))
+	return 3
+}
+
+// u64Arg reads a non-negative integer given as a decimal string or a
+// number (uint64 values above 2^53 only survive as strings).
+func u64Arg(L *lua.LState, i int) (uint64, bool) {
+	switch x := L.Get(i).(type) {
+	case lua.LString:
+		n, err := strconv.ParseUint(string(x), 10, 64)
+		return n, err == nil
+	case lua.LNumber:
+		if x < 0 {
+			return 0, false
+		}
+		return uint64(x), true
+	}
+	return 0, false
 }
 
 // dictRemove is delete that says what happened: remove(key[, cas]) →
@@ -776,17 +802,11 @@ func dictInvalidate(L *lua.LState) int {
 // casArg reads a cas unique given as a number or a decimal string (uint64
 // values above 2^53 do not survive a Lua number).
 func casArg(L *lua.LState, i int) uint64 {
-	switch x := L.Get(i).(type) {
-	case lua.LNumber:
-		return uint64(x)
-	case lua.LString:
-		n, err := strconv.ParseUint(string(x), 10, 64)
-		if err == nil {
-			return n
-		}
+	n, ok := u64Arg(L, i)
+	if !ok {
+		L.RaiseError(`bad "cas" argument`)
 	}
-	L.RaiseError(`bad "cas" argument`)
-	return 0
+	return n
 }
 
 func dictTouch(L *lua.LState) int {

@@ -764,31 +764,44 @@ func (d *Dict) Keys(max int) []string {
 // missing, expired or flushed; ErrNotString for other kinds. Growing may
 // evict other entries (forcible), never this one.
 func (d *Dict) Append(key string, data string) (forcible bool, err error) {
-	return d.pend(key, data, false)
+	_, forcible, err = d.pend(key, data, false, 0)
+	return forcible, err
 }
 
 // Prepend adds data to the start of a string entry; otherwise like Append.
 func (d *Dict) Prepend(key string, data string) (forcible bool, err error) {
-	return d.pend(key, data, true)
+	_, forcible, err = d.pend(key, data, true, 0)
+	return forcible, err
 }
 
-func (d *Dict) pend(key, data string, front bool) (bool, error) {
+// PendCAS is Append (front false) or Prepend with memcached's condition
+// and answer: when cas is not 0, the entry must have that cas (else
+// ErrExists, checked after ErrNotFound and ErrNotString); it returns the
+// cas the entry got.
+func (d *Dict) PendCAS(key, data string, front bool, cas uint64) (newCAS uint64, forcible bool, err error) {
+	return d.pend(key, data, front, cas)
+}
+
+func (d *Dict) pend(key, data string, front bool, cas uint64) (uint64, bool, error) {
 	s, c, _, i, err := d.open(key)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	defer s.mu.Unlock()
 	if i == nilSlot || c.dead(s.at(i)) {
-		return false, ErrNotFound
+		return 0, false, ErrNotFound
 	}
 	if s.at(i).kind != KindString {
-		return false, ErrNotString
+		return 0, false, ErrNotString
+	}
+	if cas != 0 && s.at(i).cas != cas {
+		return 0, false, ErrExists
 	}
 	s.bump(i)
 	old := len(s.at(i).value())
 	forcible, err := s.resize(&c, i, old+len(data), true)
 	if err != nil {
-		return forcible, err
+		return 0, forcible, err
 	}
 	v := s.at(i).value()
 	if front {
@@ -799,7 +812,7 @@ func (d *Dict) pend(key, data string, front bool) (bool, error) {
 	}
 	// memcached builds a new item for the longer value: its marks start over.
 	s.at(i).cas, s.at(i).marks = d.nextCAS(), 0
-	return forcible, nil
+	return s.at(i).cas, forcible, nil
 }
 
 // IncrDecimal is memcached's incr/decr (our extension): the string entry
@@ -812,21 +825,68 @@ func (d *Dict) pend(key, data string, front bool) (bool, error) {
 // list; ErrNotNumber when the text is not a number as memcached's
 // safe_strtoull reads it (see parseDecimal).
 func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) {
-	s, c, _, i, err := d.open(key)
+	v, _, _, err := d.Arith(key, delta, decr, ArithOptions{})
+	return v, err
+}
+
+// ArithOptions are memcached's conditions on an incr or decr (ma, and the
+// binary protocol's increment and decrement).
+type ArithOptions struct {
+	// CAS, when not 0, is the cas the entry must have (else ErrExists). An
+	// empty value is ErrNotNumber before the cas is compared, as in
+	// memcached.
+	CAS uint64
+	// Create, on a miss, stores Initial as a decimal string (flags 0,
+	// expiring after TTL) instead of failing with ErrNotFound; the delta is
+	// not applied to it.
+	Create  bool
+	Initial uint64
+	TTL     time.Duration
+}
+
+// Arith is IncrDecimal with o's conditions, in one locked step: a compare
+// and the change, or a miss and the create, cannot be split by another
+// client's write. It returns the new value, the cas the entry got, and
+// whether it was created.
+func (d *Dict) Arith(key string, delta uint64, decr bool, o ArithOptions) (val, newCAS uint64, created bool, err error) {
+	s, c, h, i, err := d.open(key)
 	if err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
 	defer s.mu.Unlock()
+	var tmp [20]byte
 	if i == nilSlot || c.dead(s.at(i)) {
-		return 0, ErrNotFound
+		if !o.Create {
+			return 0, 0, false, ErrNotFound
+		}
+		if i != nilSlot {
+			s.expired++
+			s.remove(i)
+		}
+		v := String(string(strconv.AppendUint(tmp[:0], o.Initial, 10)))
+		if i, _, err = s.insert(&c, h, key, encodedLen(v), true); err != nil {
+			return 0, 0, false, err
+		}
+		sl := s.at(i)
+		sl.setValue(v)
+		sl.expires, sl.cas = expiresAt(&c, o.TTL), d.nextCAS()
+		return o.Initial, sl.cas, true, nil
 	}
 	sl := s.at(i)
 	if sl.kind != KindString {
-		return 0, ErrNotString
+		return 0, 0, false, ErrNotString
+	}
+	if o.CAS != 0 {
+		if len(sl.value()) == 0 {
+			return 0, 0, false, ErrNotNumber
+		}
+		if sl.cas != o.CAS {
+			return 0, 0, false, ErrExists
+		}
 	}
 	cur, ok := parseDecimal(sl.value())
 	if !ok {
-		return 0, ErrNotNumber
+		return 0, 0, false, ErrNotNumber
 	}
 	var nv uint64
 	switch {
@@ -837,13 +897,12 @@ func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) 
 	default:
 		nv = cur - delta
 	}
-	var tmp [20]byte
 	digits := strconv.AppendUint(tmp[:0], nv, 10)
 	s.bump(i)
 	old := len(sl.value())
 	if len(digits) > old {
 		if _, err := s.resize(&c, i, len(digits), true); err != nil {
-			return 0, err
+			return 0, 0, false, err
 		}
 		sl = s.at(i)
 		// memcached rewrites a number that still fits in place, keeping the
@@ -857,7 +916,7 @@ func (d *Dict) IncrDecimal(key string, delta uint64, decr bool) (uint64, error) 
 		v[n] = ' '
 	}
 	sl.cas = d.nextCAS()
-	return nv, nil
+	return nv, sl.cas, false, nil
 }
 
 // Touch sets a new ttl on a live entry (memcached's touch; our extension)

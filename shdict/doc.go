@@ -106,10 +106,13 @@
 //     reused within a Dict, and CompareAndSwap on it (memcached's gets/cas);
 //   - Store, the four storing methods in one that also returns the new
 //     entry's CAS (memcached's binary protocol replies with it);
-//   - Append and Prepend, keeping flags and expiry;
-//   - IncrDecimal, memcached's incr/decr on a decimal string (uint64,
-//     wrapping incr, decr floored at 0, shorter results space-padded to the
-//     stored length as memcached 1.6 does);
+//   - Append and Prepend, keeping flags and expiry, and PendCAS, either
+//     one on condition of a cas, returning the new one;
+//   - IncrDecimal, memcached's incr/decr on a decimal string (read as its
+//     strtoull reads it; uint64, wrapping incr, decr floored at 0, shorter
+//     results space-padded to the stored length as memcached 1.6 does), and
+//     Arith, the same on condition of a cas or creating a missing entry
+//     (ma, and the binary protocol's increment);
 //   - Touch and GetAndTouch (touch, gat), which keep the CAS;
 //   - FlushAllAfter, memcached's delayed flush_all;
 //   - Marks, memcached's per-item bits (fetched, recache token handed out,

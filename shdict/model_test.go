@@ -370,7 +370,7 @@ func (m *model) keys(max int) string {
 	return fmt.Sprintf("%q", out)
 }
 
-func (m *model) pend(k, data string, front bool) string {
+func (m *model) pend(k, data string, front bool, cas uint64) string {
 	if err := validKey(k); err != nil {
 		return res(err)
 	}
@@ -382,6 +382,9 @@ func (m *model) pend(k, data string, front bool) string {
 	}
 	if e.isList || e.val.Kind != KindString {
 		return res(ErrNotString)
+	}
+	if cas != 0 && e.cas != cas {
+		return res(ErrExists)
 	}
 	m.bump(k)
 	if front {
@@ -391,10 +394,10 @@ func (m *model) pend(k, data string, front bool) string {
 	}
 	e.marks = 0
 	m.modified(e)
-	return "ok"
+	return fmt.Sprintf("ok cas=%d", e.cas)
 }
 
-func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
+func (m *model) arith(k string, delta uint64, decr bool, o ArithOptions) string {
 	if err := validKey(k); err != nil {
 		return res(err)
 	}
@@ -402,10 +405,25 @@ func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
 	m.purge()
 	_, e := m.find(k)
 	if e == nil || m.dead(e) {
-		return res(ErrNotFound)
+		if !o.Create {
+			return res(ErrNotFound)
+		}
+		if e != nil {
+			m.remove(k)
+		}
+		e = &mEntry{key: k, val: String(strconv.FormatUint(o.Initial, 10)), exp: m.expiry(o.TTL)}
+		m.modified(e)
+		m.lru = append(m.lru, e)
+		return fmt.Sprintf("%d cas=%d created=true", o.Initial, e.cas)
 	}
 	if e.isList || e.val.Kind != KindString {
 		return res(ErrNotString)
+	}
+	if o.CAS != 0 && e.val.Str == "" {
+		return res(ErrNotNumber)
+	}
+	if o.CAS != 0 && e.cas != o.CAS {
+		return res(ErrExists)
 	}
 	cur, ok := modelStrtoull(e.val.Str)
 	if !ok {
@@ -429,7 +447,7 @@ func (m *model) incrDecimal(k string, delta uint64, decr bool) string {
 	e.val.Str = s
 	m.modified(e)
 	m.bump(k)
-	return strconv.FormatUint(cur, 10)
+	return fmt.Sprintf("%d cas=%d created=false", cur, e.cas)
 }
 
 // modelStrtoull is memcached's safe_strtoull on an item's data, written
@@ -631,7 +649,7 @@ func (r *fuzzRun) value() Value {
 
 func (r *fuzzRun) step() (op, got, want string) {
 	d, m := r.d, r.m
-	switch code := r.byte() % 33; code {
+	switch code := r.byte() % 34; code {
 	case 0:
 		k := r.key()
 		it, ok, err := d.Get(k)
@@ -748,22 +766,38 @@ func (r *fuzzRun) step() (op, got, want string) {
 		max := int(r.byte() % 4)
 		return "keys", fmt.Sprintf("%q", d.Keys(max)), m.keys(max)
 	case 21, 22:
-		k, data := r.key(), pick(r, fuzzStrings)
+		// Append/Prepend, or PendCAS with the entry's cas or a wrong one.
+		k, data, front := r.key(), pick(r, fuzzStrings), code == 22
+		var cas uint64
+		casMode := r.byte() % 3
+		if _, e := m.find(k); e != nil && casMode > 0 {
+			cas = e.cas + uint64(casMode-1)
+		}
+		var newCAS uint64
 		var forcible bool
 		var err error
-		if code == 21 {
-			forcible, err = d.Append(k, data)
-		} else {
+		switch {
+		case casMode > 0:
+			newCAS, forcible, err = d.PendCAS(k, data, front, cas)
+		case front:
 			forcible, err = d.Prepend(k, data)
+		default:
+			forcible, err = d.Append(k, data)
 		}
 		if forcible {
 			return "pend", "forcible", "no eviction"
 		}
-		return "pend " + k, flat(err, "ok"), m.pend(k, data, code == 22)
+		got, want := flat(err, fmt.Sprintf("ok cas=%d", newCAS)), m.pend(k, data, front, cas)
+		if casMode == 0 {
+			got, _, _ = strings.Cut(got, " cas=")
+			want, _, _ = strings.Cut(want, " cas=")
+		}
+		return fmt.Sprintf("pend %s cas=%d", k, cas), got, want
 	case 23:
 		k, delta, decr := r.key(), pick(r, fuzzDeltas), r.byte()%2 == 0
 		v, err := d.IncrDecimal(k, delta, decr)
-		return fmt.Sprintf("incr_decimal %s %d %v", k, delta, decr), flat(err, strconv.FormatUint(v, 10)), m.incrDecimal(k, delta, decr)
+		want, _, _ := strings.Cut(m.arith(k, delta, decr, ArithOptions{}), " cas=")
+		return fmt.Sprintf("incr_decimal %s %d %v", k, delta, decr), flat(err, strconv.FormatUint(v, 10)), want
 	case 24:
 		k, ttl := r.key(), pick(r, fuzzTTLs)
 		return "touch " + k, flat(d.Touch(k, ttl), "ok"), m.touch(k, ttl, false)
@@ -827,6 +861,18 @@ func (r *fuzzRun) step() (op, got, want string) {
 			}
 		}
 		return fmt.Sprintf("Store(4) %s %v ttl=%v cas=%d", k, v, ttl, cas), got, want
+	case 32:
+		// Arith with a cas (the entry's, a wrong one, or none) and a create.
+		k, delta, decr := r.key(), pick(r, fuzzDeltas), r.byte()%2 == 0
+		o := ArithOptions{Create: r.byte()%2 == 0, Initial: pick(r, fuzzDeltas), TTL: pick(r, fuzzTTLs)}
+		if _, e := m.find(k); e != nil {
+			if b := r.byte() % 3; b > 0 {
+				o.CAS = e.cas + uint64(b-1)
+			}
+		}
+		v, cas, created, err := d.Arith(k, delta, decr, o)
+		got := flat(err, fmt.Sprintf("%d cas=%d created=%v", v, cas, created))
+		return fmt.Sprintf("arith %s %d %v %+v", k, delta, decr, o), got, m.arith(k, delta, decr, o)
 	default:
 		return "stats", fmt.Sprint(d.Stats().Items), fmt.Sprint(len(m.lru))
 	}
@@ -901,7 +947,7 @@ func TestModelRandom(t *testing.T) {
 	for _, op := range []string{"get", "get_stale", "store(0,safe=false)", "store(0,safe=true)", "store(1,safe=false)",
 		"store(2,safe=false)", "store(3,safe=false)", "Store(0)", "Store(1)", "Store(2)", "Store(3)", "delete", "incr", "incr_init", "push(11)", "push(12)", "pop", "llen",
 		"ttl", "expire", "flush_expired", "keys", "pend", "incr_decimal", "touch", "gat", "stats",
-		"fetch", "invalidate", "Store(4)"} {
+		"fetch", "invalidate", "Store(4)", "arith"} {
 		if total[op] == 0 {
 			t.Errorf("no successful %s in any sequence", op)
 		}

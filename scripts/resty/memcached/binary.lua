@@ -144,15 +144,6 @@ local function invalid(c, op, opaque)
     return CLOSE
 end
 
--- cas_of is the cas unique of key now, for the reply to an append,
--- prepend, incr or decr, whose dictionary calls do not return it.
--- (Another client's store between the two calls would show its cas
--- instead.)
-local function cas_of(d, key)
-    local _, _, cas = peek(d, key)
-    return cas or 0
-end
-
 -- put stores value and returns true and the cas unique the item got, or
 -- false, err; the store counts cmd_set and, when it stored, total_items.
 -- An item stored already expired (a negative ttl) is gone at once, but
@@ -173,15 +164,6 @@ local function put(d, mode, key, value, ttl, flags, cas, want_cas)
         return true, new_cas
     end
     return ok, err
-end
-
--- same_cas compares an item's cas (a number) with a request's (a number,
--- or a decimal string above 2^53).
-local function same_cas(item_cas, cas)
-    if type(cas) == "number" then
-        return item_cas == cas
-    end
-    return item_cas ~= nil and format("%.0f", item_cas) == cas
 end
 
 -- not_found answers a get or gat family miss: nothing for the quiet
@@ -328,19 +310,17 @@ local function append(c, op, klen, elen, blen, opaque, cas, key, data)
         error("binary: storage request without its value")
     end
     inc(C_SET, 1)
-    local d = c.dict
-    if cas ~= 0 then
-        local cur, _, item_cas = peek(d, key)
-        if cur ~= nil and not same_cas(item_cas, cas) then
-            return fail(c, op, opaque, ST.KEY_EEXISTS)
-        end
-    end
-    if pend(d, PEND_MODE[op], key, data) then
+    -- The cas (0: none) is compared in the same step as the append.
+    local ok, err, _, new_cas = pend(c.dict, PEND_MODE[op], key, data, cas ~= 0 and cas or nil)
+    if ok then
         inc(C_ITEMS, 1)
         if QUIET[op] then
             return
         end
-        return c.reply(c.sock, op, 0, opaque, cas_of(d, key))
+        return c.reply(c.sock, op, 0, opaque, new_cas)
+    end
+    if err == "exists" then
+        return fail(c, op, opaque, ST.KEY_EEXISTS)
     end
     return fail(c, op, opaque, ST.NOT_STORED)
 end
@@ -383,45 +363,36 @@ local function arith(c, op, klen, elen, blen, opaque, cas, ek)
     local decr = op == OP.DECREMENT or op == OP.DECREMENTQ
     local key = sub(ek, 21)
     local d = c.dict
-    if cas ~= 0 then
-        -- memcached refuses an empty value before it compares the cas.
-        local cur, _, item_cas = peek(d, key)
-        if cur == "" then
-            return fail(c, op, opaque, ST.DELTA_BADVAL)
-        elseif cur ~= nil and not same_cas(item_cas, cas) then
-            return fail(c, op, opaque, ST.KEY_EEXISTS)
-        end
+    local exptime = read_u32(ek, 17)
+    local initial
+    if exptime ~= NO_CREATE then
+        initial = read_u64(ek, 9)
     end
-    local nv, err = dincr(d, key, read_u64(ek, 1), decr)
+    -- One locked step decides: the cas compare (0: none; an empty value
+    -- fails first, as in memcached) and the change, or the miss and the
+    -- create.
+    local nv, r2, created = dincr(d, key, read_u64(ek, 1), decr, cas ~= 0 and cas or nil,
+        initial, initial and ttl_of(exptime) or 0)
     if nv then
-        inc(decr and C.decr_hits or C.incr_hits, 1)
+        if created then
+            inc(C_ITEMS, 1)
+        else
+            inc(decr and C.decr_hits or C.incr_hits, 1)
+        end
         if QUIET[op] then
             return
         end
-        return c.reply(c.sock, op, 0, opaque, cas_of(d, key), nil, nil, u64(nv))
+        return c.reply(c.sock, op, 0, opaque, r2, nil, nil, u64(nv))
     end
-    if err == "not found" then
-        local exptime = read_u32(ek, 17)
-        if exptime == NO_CREATE then
-            inc(decr and C.decr_misses or C.incr_misses, 1)
-            return fail(c, op, opaque, ST.KEY_ENOENT)
-        end
-        local initial = read_u64(ek, 9)
-        local quiet = QUIET[op]
-        local ok, e = put(d, "add", key, initial, ttl_of(exptime), 0, nil, not quiet)
-        if ok then
-            inc(C_ITEMS, 1)
-            if quiet then
-                return
-            end
-            return c.reply(c.sock, op, 0, opaque, e, nil, nil, u64(initial))
-        end
-        if e == "no memory" then
+    if r2 == "not found" then
+        inc(decr and C.decr_misses or C.incr_misses, 1)
+        return fail(c, op, opaque, ST.KEY_ENOENT)
+    elseif r2 == "exists" then
+        return fail(c, op, opaque, ST.KEY_EEXISTS)
+    elseif r2 == "no memory" then
+        if initial and peek(d, key) == nil then
             return fail(c, op, opaque, ST.ENOMEM, "Out of memory allocating new item")
         end
-        return fail(c, op, opaque, ST.NOT_STORED)
-    end
-    if err == "no memory" then
         return fail(c, op, opaque, ST.ENOMEM, "Out of memory incrementing value")
     end
     return fail(c, op, opaque, ST.DELTA_BADVAL)

@@ -224,11 +224,6 @@ local function ttl_flag(t)
     return ceil(t)
 end
 
--- cas_matches compares a client's cas (decimal string) with an item's.
-local function cas_matches(want, have)
-    return tonumber(want) == have
-end
-
 -- mg <key> <flags>*
 function _M.mg(c, tok, n)
     local sock, send = c.sock, c.send
@@ -401,23 +396,11 @@ function _M.ms(c, tok, n)
     if not ok then
         return send(sock, "CLIENT_ERROR bad data chunk\r\n")
     end
-    local stored, serr, new_cas
+    local stored, serr, _, new_cas
     if mode == "append" or mode == "prepend" then
-        if has_cas and want ~= "0" then
-            local v, _, cas = peek(d, key)
-            if v ~= nil and not cas_matches(want, cas) then
-                stored, serr = false, "exists"
-            end
-        end
-        if serr == nil then
-            stored, serr = text.pend(d, mode, key, data)
-        end
-        if stored then
-            local _
-            _, _, new_cas = peek(d, key)
-        end
+        -- The cas (C0: none) is compared in the same step as the append.
+        stored, serr, _, new_cas = text.pend(d, mode, key, data, has_cas and want or nil)
     else
-        local _
         stored, serr, _, new_cas = dstore(d, store_cmd, key, data, ttl, flags, want)
     end
     local code
@@ -548,29 +531,16 @@ function _M.ma(c, tok, n)
         return send(sock, OPAQUE_LONG)
     end
     local key, d, binary = of.key, c.dict, of.binary
-    local v, err
-    if of.has_cas and of.cas ~= "0" then
-        local cur, _, cas = peek(d, key)
-        if cur == nil then
-            err = "not found"
-        elseif cur == "" then
-            -- memcached refuses an empty value before it compares the cas.
-            err = "not a number"
-        elseif not cas_matches(of.cas, cas) then
-            err = "exists"
-        end
-    end
-    if err == nil then
-        v, err = dincr(d, key, of.delta, decr)
-    end
-    local created = false
-    if not v and err == "not found" and of.vivify then
-        if dstore(d, "add", key, of.initial, of.vivify, 0) then
-            v, created = of.initial, true
-        else
-            -- Someone created it meanwhile: count on theirs.
-            v, err = dincr(d, key, of.delta, decr)
-        end
+    -- One locked step decides: the cas compare (C0: none) and the change,
+    -- or the miss and, with N, the create (without a ttl: N sets it below,
+    -- in flag order).
+    local v, r2, r3 = dincr(d, key, of.delta, decr, of.has_cas and of.cas or nil,
+        of.vivify and of.initial or nil, 0)
+    local err, cas, created = nil, nil, false
+    if v then
+        cas, created = r2, r3
+    else
+        err = r2
     end
     if v then
         -- q hides the reply to an incr of an existing item, but its flags
@@ -597,8 +567,7 @@ function _M.ma(c, tok, n)
             local t = tok[i]
             local o = byte(t, 1)
             if o == F_c then
-                local _, _, cas = peek(d, key)
-                out(sock, " c", cas or 0)
+                out(sock, " c", cas)
             elseif o == F_t then
                 out(sock, " t", tv)
             elseif o == F_T then

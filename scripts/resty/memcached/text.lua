@@ -167,8 +167,10 @@ _M.too_large = too_large
 -- pend appends or prepends data, refusing (as "not found", which both
 -- protocols answer as not stored) when the grown item would exceed the
 -- item size limit, as memcached does. Looking at the current value first
--- costs a copy of it; memcached copies the whole item on append too.
-local function pend(d, mode, key, data)
+-- costs a copy of it; memcached copies the whole item on append too. With
+-- a cas other than 0 the item must still have it when the data is added
+-- ("exists"); on success the fourth value is the item's new cas.
+local function pend(d, mode, key, data, cas)
     local cur, f = peek(d, key)
     if cur == nil then
         return false, "not found"
@@ -177,9 +179,9 @@ local function pend(d, mode, key, data)
         return false, "not found"
     end
     if mode == "append" then
-        return dappend(d, key, data)
+        return dappend(d, key, data, cas)
     end
-    return dprepend(d, key, data)
+    return dprepend(d, key, data, cas)
 end
 _M.pend = pend
 
