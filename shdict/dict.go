@@ -241,11 +241,11 @@ const (
 	StoreCASStale
 )
 
-// Store is Set, Add, Replace or CompareAndSwap, as mode says (cas is used by
-// StoreCAS and StoreCASStale only), that also returns the cas unique the stored entry got:
-// memcached's binary protocol answers every store with it, and reading it
-// back afterwards would be a second lookup that another client's store
-// could slip in front of.
+// Store is Set, Add, Replace or CompareAndSwap, as mode says (cas is used
+// by StoreCAS and StoreCASStale only), that also returns the cas unique the
+// stored entry got: memcached's binary protocol answers every store with
+// it, and reading it back afterwards would be a second lookup that another
+// client's store could slip in front of.
 func (d *Dict) Store(mode StoreMode, key string, v Value, ttl time.Duration, flags uint32, cas uint64) (newCAS uint64, forcible bool, err error) {
 	if mode > StoreCASStale {
 		return 0, false, ErrBadMode

@@ -68,6 +68,7 @@ type Item struct {
 // has fetched the entry since its value was stored, whether a recache
 // token was handed out for it, and whether it was marked stale. Every new
 // value starts with none; the operations that set or keep them say so.
+// Snapshots do not keep them: a restored entry starts unmarked.
 type Marks uint8
 
 // The marks.
