@@ -415,6 +415,7 @@ func mcBattery() []mcCase {
 	add("md-cas-mismatch", "ms k 1\r\nx\r\nmd k C1\r\nmg k v\r\n")
 	add("md-cas-match", "ms k 1\r\nx\r\n", "mg k c\r\n", "md k C$CAS\r\nmg k v\r\n")
 	add("md-invalid-flag", "md k z\r\n")
+	add("md-cas-max", "ms k 1\r\nx\r\nmd k C18446744073709551615\r\nmd k C18446744073709551616\r\nmg k v\r\n")
 	add("md-duplicate-flag", "md k q q\r\n")
 	add("md-no-key", "md\r\n")
 	add("md-base64", "ms Zm9v 1 b\r\nx\r\nmd Zm9v b k\r\nget foo\r\n")

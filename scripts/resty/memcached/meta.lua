@@ -23,7 +23,6 @@ local text = require "resty.memcached.text"
 
 local byte, char, sub = string.byte, string.char, string.sub
 local ceil = math.ceil
-local tonumber = tonumber
 local parse_u32, parse_i32, parse_u64 = proto.parse_u32, proto.parse_i32, proto.parse_u64
 local ttl_of = text.ttl_of
 local too_large = text.too_large
@@ -464,12 +463,8 @@ function _M.md(c, tok, n)
     if of.invalidate then
         ok, err = dinvalidate(d, key, of.has_cas and of.cas or nil, of.ttl)
     elseif of.has_cas then
-        local want = tonumber(of.cas)
-        if want then
-            ok, err = dremove(d, key, want)
-        else
-            ok, err = false, text.exists(d, key) and "exists" or "not found"
-        end
+        -- The cas as its decimal string: above 2^53 a Lua number is not exact.
+        ok, err = dremove(d, key, of.cas)
     else
         ok, err = dremove(d, key)
     end
