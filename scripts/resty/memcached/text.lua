@@ -29,7 +29,7 @@ local STARTED = sl.info.StartTime
 local DM = proto.dict_methods()
 local dlookup, dgets, dgat, dstore = DM.lookup, DM.gets, DM.gat, DM.store
 local dappend, dprepend, dincr = DM.append, DM.prepend, DM.incr_decimal
-local dtouch, dttl, ddelete, dremove = DM.touch, DM.ttl, DM.delete, DM.remove
+local dtouch, ddelete, dremove = DM.touch, DM.delete, DM.remove
 local dflush, dflush_after = DM.flush_all, DM.flush_all_after
 local peek = proto.peek
 
@@ -390,14 +390,6 @@ function _M.touch(c, tok, n)
     if noreply then return end
     return send(sock, "NOT_FOUND\r\n")
 end
-
--- exists reports whether key has a live entry: ttl answers "not found"
--- for a missing key and a negative number for an expired or flushed one.
-local function exists(d, key)
-    local t = dttl(d, key)
-    return t ~= nil and t >= 0
-end
-_M.exists = exists
 
 -- delete <key> [0] [noreply]; a hold time other than 0 is refused, as
 -- memcached has done since 1.4.
