@@ -859,18 +859,11 @@ func (d *Dict) Arith(key string, delta uint64, decr bool, o ArithOptions) (val, 
 		if !o.Create {
 			return 0, 0, false, ErrNotFound
 		}
-		if i != nilSlot {
-			s.expired++
-			s.remove(i)
-		}
 		v := String(string(strconv.AppendUint(tmp[:0], o.Initial, 10)))
-		if i, _, err = s.insert(&c, h, key, encodedLen(v), true); err != nil {
+		if i, err = d.create(s, &c, h, i, key, v, expiresAt(&c, o.TTL)); err != nil {
 			return 0, 0, false, err
 		}
-		sl := s.at(i)
-		sl.setValue(v)
-		sl.expires, sl.cas = expiresAt(&c, o.TTL), d.nextCAS()
-		return o.Initial, sl.cas, true, nil
+		return o.Initial, s.at(i).cas, true, nil
 	}
 	sl := s.at(i)
 	if sl.kind != KindString {

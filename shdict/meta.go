@@ -66,17 +66,9 @@ func (d *Dict) Fetch(key string, o FetchOptions) (it Item, r FetchResult, found 
 		if !o.has(StepVivify) {
 			return Item{}, r, false, nil
 		}
-		if i != nilSlot {
-			s.expired++
-			s.remove(i)
-		}
-		empty := Value{Kind: KindString}
-		if i, _, err = s.insert(&c, h, key, encodedLen(empty), true); err != nil {
+		if i, err = d.create(s, &c, h, i, key, Value{Kind: KindString}, 0); err != nil {
 			return Item{}, r, false, err
 		}
-		sl := s.at(i)
-		sl.setValue(empty)
-		sl.cas = d.nextCAS()
 		r.Created = true
 	}
 	sl := s.at(i)
@@ -118,6 +110,25 @@ func (d *Dict) Fetch(key string, o FetchOptions) (it Item, r FetchResult, found 
 		sl.marks |= MarkFetched
 	}
 	return it, r, true, nil
+}
+
+// create makes a new unmarked entry for key holding v, with flags 0 and
+// expiry exp, in place of the dead entry at i (nilSlot: none). It is the
+// miss path of Fetch's vivify and Arith's create: memcached links a fresh
+// item there.
+func (d *Dict) create(s *shard, c *opctx, h uint64, i int32, key string, v Value, exp int64) (int32, error) {
+	if i != nilSlot {
+		s.expired++
+		s.remove(i)
+	}
+	i, _, err := s.insert(c, h, key, encodedLen(v), true)
+	if err != nil {
+		return nilSlot, err
+	}
+	sl := s.at(i)
+	sl.setValue(v)
+	sl.expires, sl.cas = exp, d.nextCAS()
+	return i, nil
 }
 
 func (o *FetchOptions) has(st FetchStep) bool {
